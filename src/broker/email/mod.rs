@@ -1,0 +1,200 @@
+//! The `email` broker: one email per push, as the original email broker sent it.
+//!
+//! [`render`] turns a delivery into subject, body and headers; [`transport`] sends the
+//! message through the site's transport (file, SMTP, sendmail).
+
+mod render;
+mod transport;
+
+use std::fmt;
+
+use anyhow::{Context, Result};
+use lettre::Message;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error};
+
+use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
+use transport::MailTransport;
+
+/// `[[service]] broker = "email"` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Recipients: one address or a list (`"Dev <dev@example.com>"`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub to: Vec<Address>,
+    /// Sender; default the site's `[email] from`.
+    pub from: Option<Address>,
+    /// `Reply-To` address.
+    pub reply_to: Option<Address>,
+    /// Put before every subject; default `"[<repository name>] "`.
+    pub subject_prefix: Option<String>,
+    /// Include each changeset's patch (the "Email Diff" service).
+    #[serde(default)]
+    pub diff: bool,
+    /// Most patch lines in one email (default 1000); the rest is counted, not sent.
+    #[serde(default = "default_max_lines")]
+    pub max_lines: usize,
+    /// Send a short note for pushes without new changesets (default true).
+    #[serde(default = "default_true")]
+    pub ref_changes: bool,
+}
+
+fn default_max_lines() -> usize {
+    1000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// An email address, checked when the config is read.
+#[derive(Clone)]
+pub struct Address(pub Mailbox);
+
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse::<Mailbox>().map(Address).map_err(|_| {
+            D::Error::custom(format!(
+                "invalid email address {text:?}: write \"dev@example.com\" or \"Dev List <dev@example.com>\""
+            ))
+        })
+    }
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Address>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    let raw = Raw::deserialize(deserializer)
+        .map_err(|_| D::Error::custom("expected an address or a list of addresses"))?;
+    let texts = match raw {
+        Raw::One(text) => vec![text],
+        Raw::Many(texts) => texts,
+    };
+    if texts.is_empty() {
+        return Err(D::Error::custom(
+            "`to` is empty: name at least one recipient",
+        ));
+    }
+    texts
+        .into_iter()
+        .map(|text| {
+            Address::deserialize(serde::de::value::StringDeserializer::<D::Error>::new(text))
+        })
+        .collect()
+}
+
+impl BrokerConfig for EmailConfig {
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        let from = match (&self.from, &context.site.email.from) {
+            (Some(from), _) => from.0.clone(),
+            (None, Some(site_from)) => site_from.parse().with_context(|| {
+                format!("the site's [email] from {site_from:?} is not an address")
+            })?,
+            (None, None) => default_sender(),
+        };
+        Ok(Box::new(EmailBroker {
+            to: self.to.iter().map(|address| address.0.clone()).collect(),
+            from,
+            reply_to: self.reply_to.as_ref().map(|address| address.0.clone()),
+            options: render::Options {
+                subject_prefix: self.subject_prefix.clone(),
+                diff: self.diff,
+                ref_changes: self.ref_changes,
+            },
+            transport: MailTransport::build(
+                &context.site.email,
+                &context.state_dir,
+                context.timeout,
+            )?,
+        }))
+    }
+
+    fn diff_lines(&self) -> Option<usize> {
+        self.diff.then_some(self.max_lines)
+    }
+}
+
+fn default_sender() -> Mailbox {
+    let host = crate::config::site::hostname();
+    format!("pushbroker <noreply@{host}>")
+        .parse()
+        .unwrap_or_else(|_| {
+            "pushbroker <noreply@localhost>"
+                .parse()
+                .expect("a valid address")
+        })
+}
+
+/// A built `email` service.
+pub struct EmailBroker {
+    to: Vec<Mailbox>,
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    options: render::Options,
+    transport: MailTransport,
+}
+
+impl EmailBroker {
+    fn message(&self, email: &render::Email) -> Result<Message> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(email.subject.clone())
+            .date_now()
+            .message_id(Some(email.message_id.clone()));
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        for (name, value) in &email.headers {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value.clone(),
+            ));
+        }
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.body.clone())
+            .context("building the email")
+    }
+}
+
+impl Broker for EmailBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        let Some(email) = render::render(delivery, &self.options) else {
+            return Outcome::Skipped("no new changesets and ref_changes = false".into());
+        };
+        match self.message(&email) {
+            Ok(message) => self.transport.send(&message, delivery.id),
+            Err(error) => Outcome::Failed(format!("{error:#}")),
+        }
+    }
+
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
+        match render::render(delivery, &self.options) {
+            Some(email) => {
+                // The headers as sent, then the body as the reader sees it (not encoded).
+                let formatted = self.message(&email)?.formatted();
+                let formatted = String::from_utf8_lossy(&formatted).replace("\r\n", "\n");
+                let headers = formatted.split("\n\n").next().unwrap_or_default();
+                Ok(format!("{headers}\n\n{}", email.body))
+            }
+            None => Ok("(no email: no new changesets and ref_changes = false)\n".into()),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Mail transports: `.eml` files (default), SMTP, or a sendmail command.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
+
+use crate::broker::Outcome;
+use crate::config::site::{EmailSite, Transport};
+
+/// A transport, built once per service from the site config.
+pub enum MailTransport {
+    /// Writes `<dir>/<delivery id>.eml`.
+    File(PathBuf),
+    /// Sends to an SMTP server.
+    Smtp(Box<SmtpTransport>),
+    /// Pipes to a sendmail command.
+    Sendmail(SendmailTransport),
+}
+
+impl MailTransport {
+    /// The transport the site config names.
+    pub fn build(site: &EmailSite, state_dir: &Path, timeout: Duration) -> Result<MailTransport> {
+        Ok(match site.transport {
+            Transport::File => {
+                MailTransport::File(site.dir.clone().unwrap_or_else(|| state_dir.join("outbox")))
+            }
+            Transport::Smtp => {
+                let url = site
+                    .smtp_url
+                    .as_ref()
+                    .context("the site's [email] has transport = \"smtp\" but no smtp_url")?;
+                // lettre's error for a bad URL may quote it, password included: say less.
+                let builder = SmtpTransport::from_url(url.expose()).map_err(|_| {
+                    anyhow::anyhow!("the site's [email] smtp_url is not a valid SMTP URL")
+                })?;
+                MailTransport::Smtp(Box::new(builder.timeout(Some(timeout)).build()))
+            }
+            Transport::Sendmail => {
+                MailTransport::Sendmail(SendmailTransport::new_with_command(site.sendmail.clone()))
+            }
+        })
+    }
+
+    /// Sends `message`; the outcome's detail is the server's reply or the file written.
+    pub fn send(&self, message: &Message, delivery_id: &str) -> Outcome {
+        match self {
+            MailTransport::File(dir) => match write_eml(dir, delivery_id, &message.formatted()) {
+                Ok(path) => Outcome::Delivered(format!("written to {}", path.display())),
+                Err(error) => Outcome::Retry(format!("{error:#}")),
+            },
+            MailTransport::Smtp(smtp) => match smtp.send(message) {
+                Ok(response) => Outcome::Delivered(format!(
+                    "SMTP {} {}",
+                    response.code(),
+                    response.first_line().unwrap_or("").trim()
+                )),
+                Err(error) if error.is_permanent() => Outcome::Failed(format!("SMTP: {error}")),
+                Err(error) => Outcome::Retry(format!("SMTP: {error}")),
+            },
+            MailTransport::Sendmail(sendmail) => match sendmail.send(message) {
+                Ok(()) => Outcome::Delivered("handed to sendmail".into()),
+                Err(error) => Outcome::Retry(format!("sendmail: {error}")),
+            },
+        }
+    }
+}
+
+/// Writes the message atomically: a temporary file, synced, then renamed.
+fn write_eml(dir: &Path, delivery_id: &str, bytes: &[u8]) -> Result<PathBuf> {
+    crate::state::create_private_dir(dir)?;
+    let path = dir.join(format!("{delivery_id}.eml"));
+    crate::state::write_atomically(&path, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}

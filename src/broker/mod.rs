@@ -1,0 +1,163 @@
+//! Brokers: what a service does with a push.
+//!
+//! Each broker has a typed config (`XxxConfig`, parsed from its `[[service]]` table)
+//! that builds into the broker itself (`XxxBroker`). [`BUILTIN`] is the one place that
+//! maps a broker's name to its config parser: adding a broker is one file plus one line
+//! there.
+
+pub mod email;
+pub mod post;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use toml::de::ValueDeserializer;
+
+use crate::config::SiteConfig;
+use crate::event::{Payload, Push};
+
+/// A broker's typed options, ready to build.
+pub trait BrokerConfig: fmt::Debug + Send + Sync {
+    /// Builds the broker for one service.
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>>;
+
+    /// How many lines of each changeset's patch the broker wants (`None`: no patches).
+    fn diff_lines(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// What a broker may need from outside its own options when it is built.
+pub struct BuildContext<'a> {
+    /// The site config.
+    pub site: &'a SiteConfig,
+    /// The repository's state directory (`$GIT_DIR/pushbroker`).
+    pub state_dir: PathBuf,
+    /// The service's timeout for one attempt.
+    pub timeout: Duration,
+}
+
+/// A built broker: delivers a push, or shows what it would deliver.
+pub trait Broker: Send + Sync {
+    /// Delivers once. Never panics; every problem is an [`Outcome`].
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome;
+
+    /// What [`Broker::deliver`] would send, for `--dry-run`.
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String>;
+}
+
+/// One service's handling of one push.
+pub struct Delivery<'a> {
+    /// The delivery id, fixed when the delivery is first made.
+    pub id: &'a str,
+    /// The push.
+    pub push: &'a Push,
+    /// The service's name.
+    pub service: &'a str,
+    /// The broker's name.
+    pub broker: &'a str,
+    /// The service's options with secrets redacted (the payload's `service`).
+    pub options: &'a serde_json::Value,
+    /// Most changesets this delivery carries (0: all the push has).
+    pub max_commits: usize,
+}
+
+impl<'a> Delivery<'a> {
+    /// The payload as a custom broker gets it: with `broker` and `service`.
+    pub fn payload(&self) -> Payload<'a> {
+        self.push
+            .payload(self.id, self.max_commits, Some((self.broker, self.options)))
+    }
+
+    /// The payload as the original POST service sent it: without `broker` and `service`.
+    pub fn bare_payload(&self) -> Payload<'a> {
+        self.push.payload(self.id, self.max_commits, None)
+    }
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered; the detail is the receiver's answer (`HTTP 200`, `250 OK`, a file).
+    Delivered(String),
+    /// Failed, but may succeed later (timeouts, 5xx, SMTP 4xx).
+    Retry(String),
+    /// Failed for good (4xx, bad address, refused).
+    Failed(String),
+    /// Nothing to send for this push (the reason says why).
+    Skipped(String),
+}
+
+type ParseFn = fn(ValueDeserializer<'_>) -> Result<Box<dyn BrokerConfig>, toml::de::Error>;
+
+/// The built-in brokers, by name.
+pub const BUILTIN: &[(&str, ParseFn)] = &[
+    ("email", parse::<email::EmailConfig>),
+    ("post", parse::<post::PostConfig>),
+];
+
+fn parse<C: BrokerConfig + DeserializeOwned + 'static>(
+    options: ValueDeserializer<'_>,
+) -> Result<Box<dyn BrokerConfig>, toml::de::Error> {
+    Ok(Box::new(C::deserialize(options)?))
+}
+
+/// The config parser of the broker called `name`.
+pub fn parser(name: &str) -> Option<ParseFn> {
+    BUILTIN
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .map(|(_, parse)| *parse)
+}
+
+/// The list of broker names, for messages.
+pub fn names_hint() -> String {
+    let names: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
+    format!("brokers: {}", names.join(", "))
+}
+
+/// The error for a broker name that does not exist, with the closest name.
+pub fn unknown_message(name: &str) -> String {
+    let closest = BUILTIN
+        .iter()
+        .map(|(builtin, _)| (edit_distance(name, builtin), *builtin))
+        .min()
+        .filter(|(distance, _)| *distance <= 2);
+    match closest {
+        Some((_, suggestion)) => format!(
+            "unknown broker `{name}`: did you mean broker = \"{suggestion}\"? ({})",
+            names_hint()
+        ),
+        None => format!("unknown broker `{name}` ({})", names_hint()),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_brokers_get_a_suggestion() {
+        assert_eq!(edit_distance("emial", "email"), 2);
+        assert!(unknown_message("emial").contains("did you mean broker = \"email\""));
+        assert!(!unknown_message("zzzzzz").contains("did you mean"));
+    }
+}

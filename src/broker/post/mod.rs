@@ -1,0 +1,216 @@
+//! The `post` broker: POSTs the push to a URL, as Bitbucket's POST service did.
+//!
+//! `format = "bitbucket"` (default) sends `payload=<json>` form-encoded; `json` sends the
+//! same object as `application/json`. Both leave out `broker` and `service`. With a
+//! `secret`, every request is signed (see [`sign`]).
+
+mod sign;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use serde::Deserialize;
+
+use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
+use crate::config::secret::SecretRef;
+use crate::config::values::HttpUrl;
+
+/// `[[service]] broker = "post"` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostConfig {
+    /// Where to POST; `user:password@` in it becomes HTTP basic auth.
+    pub url: HttpUrl,
+    /// `bitbucket` (default) or `json`.
+    #[serde(default)]
+    pub format: PostFormat,
+    /// Signs every request: `env:NAME`, `file:/path`, or (warned about) inline.
+    pub secret: Option<SecretRef>,
+}
+
+/// The body a `post` service sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostFormat {
+    /// `application/x-www-form-urlencoded`, one field `payload=<json>`.
+    #[default]
+    Bitbucket,
+    /// The payload object as `application/json`.
+    Json,
+}
+
+impl BrokerConfig for PostConfig {
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        let mut url = self.url.0.clone();
+        let basic_auth = (!url.username().is_empty()).then(|| {
+            let decode = |text: &str| {
+                percent_encoding::percent_decode_str(text)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            let credentials = format!(
+                "{}:{}",
+                decode(url.username()),
+                decode(url.password().unwrap_or(""))
+            );
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(credentials)
+            )
+        });
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(context.timeout))
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(crate::USER_AGENT)
+            .build()
+            .new_agent();
+        Ok(Box::new(PostBroker {
+            url: url.to_string(),
+            basic_auth,
+            format: self.format,
+            secret: self.secret.clone(),
+            agent,
+        }))
+    }
+}
+
+/// A built `post` service.
+pub struct PostBroker {
+    /// The URL without credentials: safe to print.
+    url: String,
+    basic_auth: Option<String>,
+    format: PostFormat,
+    secret: Option<SecretRef>,
+    agent: ureq::Agent,
+}
+
+/// One request, ready to send.
+struct Request {
+    content_type: &'static str,
+    body: Vec<u8>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl PostBroker {
+    fn request(&self, delivery: &Delivery<'_>) -> Result<Request> {
+        let json =
+            serde_json::to_string(&delivery.bare_payload()).context("serializing the payload")?;
+        let (content_type, body) = match self.format {
+            PostFormat::Bitbucket => (
+                "application/x-www-form-urlencoded",
+                format!("payload={}", form_encode(&json)).into_bytes(),
+            ),
+            PostFormat::Json => ("application/json", json.into_bytes()),
+        };
+        let mut headers = vec![
+            ("X-Pushbroker-Event", "push".to_string()),
+            ("X-Pushbroker-Delivery", delivery.id.to_string()),
+        ];
+        if let Some(secret) = &self.secret {
+            let secret = secret.resolve()?;
+            let timestamp = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO)
+                .as_secs();
+            headers.extend(sign::headers(&secret, delivery.id, timestamp, &body));
+        }
+        Ok(Request {
+            content_type,
+            body,
+            headers,
+        })
+    }
+}
+
+impl Broker for PostBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        let request = match self.request(delivery) {
+            Ok(request) => request,
+            Err(error) => return Outcome::Failed(format!("{error:#}")),
+        };
+        let mut call = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", request.content_type);
+        for (name, value) in &request.headers {
+            call = call.header(*name, value);
+        }
+        if let Some(auth) = &self.basic_auth {
+            call = call.header("Authorization", auth);
+        }
+        match call.send(&request.body[..]) {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                match status {
+                    200..=299 => Outcome::Delivered(format!("HTTP {status}")),
+                    408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status}")),
+                    _ => Outcome::Failed(format!("HTTP {status}")),
+                }
+            }
+            Err(error) => {
+                let reason = format!("POST {}: {error}", self.url);
+                match error {
+                    ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::Failed(reason),
+                    _ => Outcome::Retry(reason),
+                }
+            }
+        }
+    }
+
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
+        let request = self.request(delivery)?;
+        let mut text = format!(
+            "POST {}\nContent-Type: {}\n",
+            self.url, request.content_type
+        );
+        for (name, value) in &request.headers {
+            text.push_str(&format!("{name}: {value}\n"));
+        }
+        if self.basic_auth.is_some() {
+            text.push_str("Authorization: Basic ***\n");
+        }
+        text.push('\n');
+        let json = serde_json::to_string_pretty(&delivery.bare_payload())?;
+        match self.format {
+            PostFormat::Bitbucket => text.push_str(&format!("payload={json}\n")),
+            PostFormat::Json => text.push_str(&format!("{json}\n")),
+        }
+        Ok(text)
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (WHATWG URL standard).
+pub fn form_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len() * 3 / 2);
+    for byte in value.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                encoded.push(byte as char)
+            }
+            b' ' => encoded.push('+'),
+            _ => encoded.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_round_trips() {
+        let value = "{\"a\": \"b&c=d+é\"}";
+        let encoded = form_encode(value);
+        assert_eq!(encoded, "%7B%22a%22%3A+%22b%26c%3Dd%2B%C3%A9%22%7D");
+        let decoded: Vec<(String, String)> =
+            url::form_urlencoded::parse(format!("payload={encoded}").as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(decoded, vec![("payload".to_string(), value.to_string())]);
+    }
+}

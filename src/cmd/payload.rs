@@ -1,0 +1,124 @@
+//! `pushbroker payload`: prints the payload a push would produce, for broker authors.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use git2::Oid;
+
+use crate::deliver;
+use crate::push;
+use crate::repo::RepoContext;
+use crate::scm::{Limits, git};
+
+/// The payload's written form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Pretty JSON, as a custom broker reads it on stdin (with `broker` and `service`
+    /// when `--service` names one).
+    Native,
+    /// The body of a `post` service with `format = "json"`.
+    Json,
+    /// The body of a `post` service with `format = "bitbucket"`: `payload=<json>`.
+    Bitbucket,
+}
+
+/// What to print.
+pub struct Request {
+    /// `[REPO] OLD NEW REF [OLD NEW REF…]`.
+    pub args: Vec<String>,
+    /// The written form.
+    pub format: Format,
+    /// Cap on changesets; default the service's, else 500; 0 = no cap.
+    pub max_commits: Option<usize>,
+    /// Render for this service (its options, its cap).
+    pub service: Option<String>,
+}
+
+/// Builds the push described by the arguments and prints its payload to `out`.
+pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
+    let (repo, triples) = split_args(&request.args)?;
+    let context = RepoContext::open(Some(&repo))?;
+    let loaded = super::load(&context)?;
+    let service = match &request.service {
+        Some(name) => Some(
+            loaded
+                .services
+                .iter()
+                .find(|service| &service.name == name)
+                .with_context(|| {
+                    format!(
+                        "no service named {name:?} in {}",
+                        loaded.config.path.display()
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let max_commits = request
+        .max_commits
+        .or(service.map(|service| service.max_commits))
+        .unwrap_or(crate::config::repo::DEFAULT_MAX_COMMITS);
+    let updates = triples
+        .iter()
+        .map(|[old, new, name]| {
+            Ok(git::RefUpdate {
+                old: resolve(&context, old)?,
+                new: resolve(&context, new)?,
+                name: name.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let limits = Limits {
+        max_commits,
+        diff_lines: None,
+    };
+    let changes = git::collect(&context.git, &updates, limits)?;
+    let repository = push::repository(&context, &loaded.config.repository, &loaded.site);
+    let event = push::assemble(changes, repository, &loaded.site, push::pusher());
+    let id = deliver::new_delivery_id();
+    let broker = service.map(|service| (service.broker_name.as_str(), &service.options));
+    let text = match request.format {
+        Format::Native => serde_json::to_string_pretty(&event.payload(&id, max_commits, broker))?,
+        Format::Json => serde_json::to_string(&event.payload(&id, max_commits, None))?,
+        Format::Bitbucket => {
+            let json = serde_json::to_string(&event.payload(&id, max_commits, None))?;
+            format!("payload={}", crate::broker::post::form_encode(&json))
+        }
+    };
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `[REPO] OLD NEW REF…` into the repository (default `.`) and the triples.
+fn split_args(args: &[String]) -> Result<(PathBuf, Vec<[String; 3]>)> {
+    let (repo, rest) = match args.len() % 3 {
+        0 => (PathBuf::from("."), args),
+        1 => (PathBuf::from(&args[0]), &args[1..]),
+        _ => bail!(
+            "expected [REPO] followed by OLD NEW REF triples, got {} arguments",
+            args.len()
+        ),
+    };
+    if rest.is_empty() {
+        bail!("name at least one OLD NEW REF triple, e.g. `HEAD~1 HEAD refs/heads/main`");
+    }
+    let triples = rest
+        .chunks(3)
+        .map(|chunk| [chunk[0].clone(), chunk[1].clone(), chunk[2].clone()])
+        .collect();
+    Ok((repo, triples))
+}
+
+/// A revision: a full id, all zeros for "none", or anything `git rev-parse` takes.
+fn resolve(context: &RepoContext, spec: &str) -> Result<Oid> {
+    if spec.len() == 40 && spec.bytes().all(|b| b == b'0') {
+        return Ok(Oid::ZERO_SHA1);
+    }
+    let object = context
+        .git
+        .revparse_single(spec)
+        .with_context(|| format!("unknown revision {spec:?}"))?;
+    Ok(object.id())
+}

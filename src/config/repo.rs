@@ -1,0 +1,322 @@
+//! The repository config, `pushbroker.toml`: `[repository]` and `[[service]]` tables.
+//!
+//! Read with spans kept: each `[[service]]` table is split into the options every
+//! service has and its broker's own, and each part is deserialized into its typed struct,
+//! so every error points at the exact key. Problems in one service do not hide those in
+//! the next: all are collected.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diagnostic::{ConfigError, ConfigErrors, Source};
+use super::secret;
+use super::values::{HttpUrl, RefFilter, Timeout};
+use crate::broker::{self, BrokerConfig};
+
+/// The default `max_commits` of a service.
+pub const DEFAULT_MAX_COMMITS: usize = 500;
+
+/// A loaded repository config.
+#[derive(Debug)]
+pub struct RepoConfig {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// `[repository]`.
+    pub repository: RepositoryConfig,
+    /// Every `[[service]]`, in file order.
+    pub services: Vec<ServiceConfig>,
+    /// Places where a secret is written inline (for `check`'s warning).
+    pub inline_secrets: Vec<ConfigError>,
+}
+
+/// `[repository]`: how the repository is named in payloads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// Display name; default: the directory name without `.git`.
+    pub name: Option<String>,
+    /// Owner; default: the parent directory's name.
+    pub owner: Option<String>,
+    /// Web page; default: the site's `repo_url` template.
+    pub url: Option<HttpUrl>,
+    /// Whether the repository is private (default true).
+    pub private: Option<bool>,
+}
+
+/// One `[[service]]`: a broker with its options.
+#[derive(Debug)]
+pub struct ServiceConfig {
+    /// Unique within the repository; default `<broker>-<n>`.
+    pub name: String,
+    /// The broker's name.
+    pub broker: String,
+    /// Run only when a pushed ref matches.
+    pub branches: Option<RefFilter>,
+    /// Per-delivery timeout; default the site's `[limits] timeout`.
+    pub timeout: Option<Timeout>,
+    /// Most changesets one delivery carries (0: no cap).
+    pub max_commits: usize,
+    /// The broker's own options, typed.
+    pub options: Box<dyn BrokerConfig>,
+    /// The options as the payload's `service` shows them: secrets are `"***"`.
+    pub redacted: serde_json::Value,
+}
+
+/// Options every service has, whatever its broker.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommonOptions {
+    name: Option<String>,
+    branches: Option<RefFilter>,
+    timeout: Option<Timeout>,
+    max_commits: Option<usize>,
+}
+
+const COMMON_KEYS: &[&str] = &["name", "branches", "timeout", "max_commits"];
+const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
+
+/// Loads `path`; a missing file is a config with no services.
+pub fn load(path: &Path) -> Result<RepoConfig, ConfigErrors> {
+    if !path.exists() {
+        return Ok(RepoConfig {
+            path: path.to_path_buf(),
+            repository: RepositoryConfig::default(),
+            services: Vec::new(),
+            inline_secrets: Vec::new(),
+        });
+    }
+    parse(Source::read(path)?)
+}
+
+/// Parses a config's text.
+pub fn parse(source: Source) -> Result<RepoConfig, ConfigErrors> {
+    let doc = DeTable::parse(&source.text)
+        .map_err(|error| ConfigErrors(vec![source.toml_error(&error)]))?;
+    let mut loader = Loader {
+        source: &source,
+        errors: Vec::new(),
+        inline_secrets: Vec::new(),
+        counts: HashMap::new(),
+    };
+    let mut repository = RepositoryConfig::default();
+    let mut services = Vec::new();
+    for (key, value) in doc.into_inner() {
+        match key.get_ref().as_ref() {
+            "repository" => match RepositoryConfig::deserialize(ValueDeserializer::from(value)) {
+                Ok(parsed) => repository = parsed,
+                Err(error) => loader.errors.push(source.toml_error(&error)),
+            },
+            "service" => match value.into_inner() {
+                DeValue::Array(items) => {
+                    for item in items.iter() {
+                        if let Some(service) = loader.service(item.clone()) {
+                            services.push(service);
+                        }
+                    }
+                }
+                _ => loader.error(
+                    key.span(),
+                    "`service` must be written as [[service]] tables",
+                ),
+            },
+            other => loader.error(
+                key.span(),
+                format!("unknown section `{other}`: write [repository] or [[service]]"),
+            ),
+        }
+    }
+    check_unique_names(&mut loader, &services);
+    if !loader.errors.is_empty() {
+        return Err(ConfigErrors(loader.errors));
+    }
+    Ok(RepoConfig {
+        path: source.path.clone(),
+        repository,
+        services,
+        inline_secrets: loader.inline_secrets,
+    })
+}
+
+struct Loader<'s> {
+    source: &'s Source,
+    errors: Vec<ConfigError>,
+    inline_secrets: Vec<ConfigError>,
+    /// Services seen so far per broker, for default names.
+    counts: HashMap<String, usize>,
+}
+
+impl Loader<'_> {
+    fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>) {
+        self.errors.push(self.source.error(Some(span), message));
+    }
+
+    fn service(&mut self, item: Spanned<DeValue<'_>>) -> Option<ServiceConfig> {
+        let span = item.span();
+        let DeValue::Table(table) = item.into_inner() else {
+            self.error(span, "each [[service]] must be a table");
+            return None;
+        };
+        let Some(broker_value) = table.get("broker") else {
+            self.error(
+                span,
+                format!(
+                    "this [[service]] has no broker: add broker = \"…\" ({})",
+                    broker::names_hint()
+                ),
+            );
+            return None;
+        };
+        let Some(broker_name) = broker_value.get_ref().as_str().map(str::to_string) else {
+            self.error(
+                broker_value.span(),
+                "broker must be a string, e.g. broker = \"email\"",
+            );
+            return None;
+        };
+        let Some(parse_options) = broker::parser(&broker_name) else {
+            self.error(broker_value.span(), broker::unknown_message(&broker_name));
+            return None;
+        };
+        let mut common = DeTable::new();
+        let mut own = DeTable::new();
+        for (key, value) in table.iter() {
+            let name = key.get_ref().as_ref();
+            if name == "broker" {
+                continue;
+            }
+            self.note_inline_secret(name, value);
+            let target = if COMMON_KEYS.contains(&name) {
+                &mut common
+            } else {
+                &mut own
+            };
+            target.insert(key.clone(), value.clone());
+        }
+        let redacted = redact_table(&table);
+        fn as_value<'i>(
+            span: &std::ops::Range<usize>,
+            table: DeTable<'i>,
+        ) -> ValueDeserializer<'i> {
+            ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(table)))
+        }
+        let common = CommonOptions::deserialize(as_value(&span, common));
+        let options = parse_options(as_value(&span, own));
+        let (common, options) = match (common, options) {
+            (Ok(common), Ok(options)) => (common, options),
+            (common, options) => {
+                for error in [common.err(), options.err()].into_iter().flatten() {
+                    let mut located = self.source.toml_error(&error);
+                    if located.message.starts_with("unknown field") {
+                        located
+                            .message
+                            .push_str(&format!(", or one of {}", COMMON_KEYS.join(", ")));
+                    }
+                    self.errors.push(located);
+                }
+                return None;
+            }
+        };
+        let count = self.counts.entry(broker_name.clone()).or_default();
+        *count += 1;
+        let name = common
+            .name
+            .unwrap_or_else(|| format!("{broker_name}-{count}"));
+        let mut redacted = redacted;
+        if let serde_json::Value::Object(map) = &mut redacted {
+            map.insert("name".into(), name.clone().into());
+        }
+        Some(ServiceConfig {
+            name,
+            broker: broker_name,
+            branches: common.branches,
+            timeout: common.timeout,
+            max_commits: common.max_commits.unwrap_or(DEFAULT_MAX_COMMITS),
+            options,
+            redacted,
+        })
+    }
+
+    fn note_inline_secret(&mut self, key: &str, value: &Spanned<DeValue<'_>>) {
+        if let Some(text) = value.get_ref().as_str()
+            && SECRET_KEYS.contains(&key)
+            && !secret::is_reference(text)
+        {
+            let warning = self.source.error(
+                Some(value.span()),
+                format!("{key} is written inline: use \"env:NAME\" or \"file:/path\" instead"),
+            );
+            self.inline_secrets.push(warning);
+        }
+    }
+}
+
+fn check_unique_names(loader: &mut Loader<'_>, services: &[ServiceConfig]) {
+    let mut seen = std::collections::HashSet::new();
+    for service in services {
+        if !seen.insert(service.name.as_str()) {
+            let at = loader.source.text.find(&format!("\"{}\"", service.name));
+            loader.errors.push(loader.source.error(
+                at.map(|at| at..at + 1),
+                format!(
+                    "two services are named {:?}: give each a unique name = \"…\"",
+                    service.name
+                ),
+            ));
+        }
+    }
+}
+
+/// The service's options as JSON for the payload, every secret replaced by `"***"`.
+fn redact_table(table: &DeTable<'_>) -> serde_json::Value {
+    let map = table
+        .iter()
+        .filter(|(key, _)| key.get_ref().as_ref() != "broker")
+        .map(|(key, value)| {
+            let key = key.get_ref().as_ref();
+            (key.to_string(), redact_value(key, value.get_ref()))
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+fn redact_value(key: &str, value: &DeValue<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        DeValue::String(text) if secret::is_reference(text) || SECRET_KEYS.contains(&key) => {
+            Value::String("***".into())
+        }
+        DeValue::String(text) => Value::String(redact_url_password(text)),
+        DeValue::Integer(number) => number
+            .as_str()
+            .parse::<i64>()
+            .map_or_else(|_| Value::String(number.as_str().into()), Value::from),
+        DeValue::Float(number) => number
+            .as_str()
+            .parse::<f64>()
+            .map_or(Value::Null, Value::from),
+        DeValue::Boolean(flag) => Value::Bool(*flag),
+        DeValue::Datetime(datetime) => Value::String(datetime.to_string()),
+        DeValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| redact_value(key, item.get_ref()))
+                .collect(),
+        ),
+        DeValue::Table(table) => redact_table(table),
+    }
+}
+
+/// A URL's password replaced by `***`; other text unchanged.
+fn redact_url_password(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => text.to_string(),
+    }
+}

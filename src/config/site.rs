@@ -1,0 +1,232 @@
+//! The site config: what the server admin decides for every repository.
+//!
+//! Read from `$PUSHBROKER_SITE` or `/etc/pushbroker/site.toml`; every setting has a
+//! default, so pushbroker works without the file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::{Deserializer, Error};
+
+use super::diagnostic::{ConfigErrors, Source};
+use super::values::Timeout;
+
+/// The site config file used when `PUSHBROKER_SITE` is not set.
+pub const DEFAULT_PATH: &str = "/etc/pushbroker/site.toml";
+
+/// The whole site config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// The forge's base URL; default `https://<this host's name>`.
+    pub canon_url: Option<String>,
+    /// Template of a repository's web page: `{canon_url}`, `{owner}`, `{slug}`, `{name}`.
+    pub repo_url: String,
+    /// Template of a commit's link: `{repo_url}`, `{node}` (full id), `{short}`, and the above.
+    pub commit_url: String,
+    /// How email is sent.
+    pub email: EmailSite,
+    /// Time limits.
+    pub limits: LimitsSite,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        SiteConfig {
+            canon_url: None,
+            repo_url: "{canon_url}/{owner}/{slug}".into(),
+            commit_url: "{repo_url}/commits/{node}".into(),
+            email: EmailSite::default(),
+            limits: LimitsSite::default(),
+        }
+    }
+}
+
+/// `[email]`: the mail transport.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSite {
+    /// `file` (default), `smtp` or `sendmail`.
+    pub transport: Transport,
+    /// lettre's URL form: `smtp://host:587?tls=required`, `smtps://user:pass@host`.
+    pub smtp_url: Option<SmtpUrl>,
+    /// The sendmail command for `transport = "sendmail"`.
+    pub sendmail: PathBuf,
+    /// Where the file transport writes `.eml` files; default `<state>/outbox`.
+    pub dir: Option<PathBuf>,
+    /// The default sender; default `pushbroker <noreply@<host>>`.
+    pub from: Option<String>,
+}
+
+impl Default for EmailSite {
+    fn default() -> Self {
+        EmailSite {
+            transport: Transport::File,
+            smtp_url: None,
+            sendmail: PathBuf::from("/usr/sbin/sendmail"),
+            dir: None,
+            from: None,
+        }
+    }
+}
+
+/// How email leaves the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// `.eml` files in a directory.
+    File,
+    /// An SMTP server (`smtp_url`).
+    Smtp,
+    /// A sendmail-compatible command.
+    Sendmail,
+}
+
+/// An SMTP URL; it may hold a password, so it never prints whole.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    /// The URL, to hand to the transport; never for printing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(url) => write!(f, "{}://{}", url.scheme(), url.host_str().unwrap_or("")),
+            Err(_) => f.write_str("***"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SmtpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        match url::Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => {
+                Ok(SmtpUrl(text))
+            }
+            _ => Err(D::Error::custom(
+                "invalid SMTP URL: write e.g. \"smtp://mail.example.com:587?tls=required\"",
+            )),
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSite {
+    /// Default per-service timeout (10 s).
+    pub timeout: Timeout,
+    /// The whole hook's budget (30 s).
+    pub budget: Timeout,
+}
+
+impl Default for LimitsSite {
+    fn default() -> Self {
+        LimitsSite {
+            timeout: Timeout(std::time::Duration::from_secs(10)),
+            budget: Timeout(std::time::Duration::from_secs(30)),
+        }
+    }
+}
+
+/// The site config file in force: `$PUSHBROKER_SITE`, else the default path.
+pub fn path() -> PathBuf {
+    std::env::var_os("PUSHBROKER_SITE")
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from)
+}
+
+/// Loads the site config in force; defaults when the default file does not exist.
+pub fn load() -> Result<SiteConfig, ConfigErrors> {
+    let path = path();
+    if std::env::var_os("PUSHBROKER_SITE").is_none() && !path.exists() {
+        return Ok(SiteConfig::default());
+    }
+    load_from(&path)
+}
+
+/// Loads a site config file.
+pub fn load_from(path: &Path) -> Result<SiteConfig, ConfigErrors> {
+    let source = Source::read(path)?;
+    let site: SiteConfig = toml::from_str(&source.text)
+        .map_err(|error| ConfigErrors(vec![source.toml_error(&error)]))?;
+    if site.email.transport == Transport::Smtp && site.email.smtp_url.is_none() {
+        let at = source.text.find("transport").map(|at| at..at + 1);
+        return Err(ConfigErrors(vec![source.error(
+            at,
+            "transport = \"smtp\" needs smtp_url = \"smtp://host:587?tls=required\" in [email]",
+        )]));
+    }
+    Ok(site)
+}
+
+impl SiteConfig {
+    /// The forge's base URL, without a trailing slash.
+    pub fn canon_url(&self) -> String {
+        match &self.canon_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("https://{}", hostname()),
+        }
+    }
+}
+
+/// This machine's host name, for default URLs and sender addresses.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<SiteConfig, ConfigErrors> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("site.toml");
+        std::fs::write(&path, text).expect("write");
+        load_from(&path)
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let site = parse("canon_url = \"https://code.example.com/\"\n[limits]\ntimeout = \"2s\"\n")
+            .expect("valid");
+        assert_eq!(site.canon_url(), "https://code.example.com");
+        assert_eq!(
+            site.limits.timeout,
+            Timeout(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(site.email.transport, Transport::File);
+    }
+
+    #[test]
+    fn errors_are_located_and_passwords_hidden() {
+        let error = parse("[email]\ntransprt = \"smtp\"\n").expect_err("unknown key");
+        assert!(
+            error.to_string().contains(":2:1: unknown field `transprt`"),
+            "{error}"
+        );
+        let error = parse("[email]\ntransport = \"smtp\"\n").expect_err("no url");
+        assert!(
+            error
+                .to_string()
+                .contains(":2:1: transport = \"smtp\" needs smtp_url"),
+            "{error}"
+        );
+        let site = parse(
+            "[email]\ntransport = \"smtp\"\nsmtp_url = \"smtp://u:hunter2@mail.example.com\"\n",
+        )
+        .expect("valid");
+        assert!(!format!("{site:?}").contains("hunter2"));
+    }
+}

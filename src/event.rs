@@ -1,0 +1,245 @@
+//! The push event and the payload: the public broker API.
+//!
+//! A [`Push`] is built once per push from the SCM layer and the configuration; every
+//! broker reads it and none changes it. [`Payload`] is the serialized view a broker sends
+//! or hands on: the Bitbucket broker payload, field for field, plus `refs`, `truncated`,
+//! `total_commits`, `delivery` and `pushed_at` (SPEC "The payload").
+
+use serde::Serialize;
+
+/// Everything one push delivered, as every service sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Push {
+    /// The forge's base URL (site `canon_url`).
+    pub canon_url: String,
+    /// Who pushed (`GL_USER`, `REMOTE_USER`, …, then `USER`).
+    pub user: String,
+    /// The repository the push went to.
+    pub repository: Repository,
+    /// The new changesets, oldest first, at most as many as the largest `max_commits` of
+    /// the services (the newest ones are kept).
+    pub commits: Vec<Commit>,
+    /// How many changesets the push really brought, whatever the cap.
+    pub total_commits: usize,
+    /// Every ref (or branch/bookmark) the push changed, in the order the hook got them.
+    pub refs: Vec<RefChange>,
+    /// When the hook ran, RFC 3339 in UTC.
+    pub pushed_at: String,
+}
+
+/// The repository block of the payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Repository {
+    /// `/<owner>/<slug>/`, as Bitbucket sent it.
+    pub absolute_url: String,
+    /// Always false: a self-hosted server has no fork relation to report.
+    pub fork: bool,
+    /// `[repository] private` (default true).
+    pub is_private: bool,
+    /// Display name.
+    pub name: String,
+    /// Owner (user or group) name.
+    pub owner: String,
+    /// `git` or `hg`.
+    pub scm: Scm,
+    /// URL-safe name.
+    pub slug: String,
+    /// The repository's web page.
+    pub website: String,
+}
+
+/// The version control system of a repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scm {
+    /// Git.
+    Git,
+    /// Mercurial.
+    Hg,
+}
+
+/// One changeset of the push.
+#[derive(Debug, Clone, Serialize)]
+pub struct Commit {
+    /// Author name.
+    pub author: String,
+    /// The branch the changeset was pushed on; `null` when only a tag or other ref reaches it.
+    pub branch: Option<String>,
+    /// Files changed against the first parent (all added for a root changeset).
+    pub files: Vec<FileChange>,
+    /// The whole message.
+    pub message: String,
+    /// Short id (12 hex digits).
+    pub node: String,
+    /// Parents' short ids; `[]` for a root changeset.
+    pub parents: Vec<String>,
+    /// `Name <email>`.
+    pub raw_author: String,
+    /// Full id.
+    pub raw_node: String,
+    /// Mercurial's local revision number; `null` in Git.
+    pub revision: Option<u64>,
+    /// Always -1, as Bitbucket sent it.
+    pub size: i64,
+    /// Author date in the author's UTC offset, `YYYY-MM-DD HH:MM:SS`.
+    pub timestamp: String,
+    /// Author date in UTC, `YYYY-MM-DD HH:MM:SS+00:00`.
+    pub utctimestamp: String,
+    /// Link to the changeset on the forge (site `commit_url`).
+    pub url: String,
+    /// The patch against the first parent, when a service asked for diffs; not part of
+    /// the payload.
+    #[serde(skip)]
+    pub diff: Option<Diff>,
+}
+
+/// A changeset's patch, capped in lines when it was built.
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    /// The patch text (unified diff), at most the cap's lines.
+    pub text: String,
+    /// Lines left out by the cap.
+    pub cut_lines: usize,
+}
+
+/// One changed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileChange {
+    /// Path in the repository.
+    pub file: String,
+    /// What happened to it.
+    #[serde(rename = "type")]
+    pub kind: FileChangeKind,
+}
+
+/// How a file changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileChangeKind {
+    /// New in this changeset.
+    Added,
+    /// Changed content or mode.
+    Modified,
+    /// Deleted in this changeset.
+    Removed,
+}
+
+/// One ref, branch or bookmark the push changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefChange {
+    /// The full ref name (`refs/heads/main`), or the branch/bookmark name in Mercurial.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The short name (`main`, `v1.0`).
+    pub name: String,
+    /// What kind of ref it is.
+    pub kind: RefKind,
+    /// The id before the push; `null` when the ref is new.
+    pub old: Option<String>,
+    /// The id after the push; `null` when the ref was deleted.
+    pub new: Option<String>,
+    /// The ref did not exist before the push.
+    pub created: bool,
+    /// The push deleted the ref.
+    pub deleted: bool,
+    /// The new value does not contain the old one (a non-fast-forward update).
+    pub forced: bool,
+}
+
+/// What kind of ref a [`RefChange`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefKind {
+    /// `refs/heads/*`, or a Mercurial named branch.
+    Branch,
+    /// `refs/tags/*`.
+    Tag,
+    /// A Mercurial bookmark.
+    Bookmark,
+    /// Any other ref.
+    Other,
+}
+
+impl RefChange {
+    /// The branch name when this is a branch, for filters and email subjects.
+    pub fn branch(&self) -> Option<&str> {
+        (self.kind == RefKind::Branch).then_some(self.name.as_str())
+    }
+}
+
+/// The serialized form of a push for one delivery, in the SPEC's field order.
+///
+/// `broker` and `service` are present for custom brokers and `payload --service`;
+/// the `post` broker's `bitbucket` and `json` formats leave them out.
+#[derive(Debug, Serialize)]
+pub struct Payload<'a> {
+    /// The broker's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<&'a str>,
+    /// The service's options, secrets replaced by `"***"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<&'a serde_json::Value>,
+    /// See [`Push::canon_url`].
+    pub canon_url: &'a str,
+    /// See [`Push::user`].
+    pub user: &'a str,
+    /// See [`Push::repository`].
+    pub repository: &'a Repository,
+    /// The changesets this delivery carries: the newest `max_commits` of the push.
+    pub commits: &'a [Commit],
+    /// True when a cap cut `commits`.
+    pub truncated: bool,
+    /// See [`Push::total_commits`].
+    pub total_commits: usize,
+    /// See [`Push::refs`].
+    pub refs: &'a [RefChange],
+    /// The delivery id, kept through every retry.
+    pub delivery: &'a str,
+    /// See [`Push::pushed_at`].
+    pub pushed_at: &'a str,
+}
+
+impl Push {
+    /// The newest `max_commits` changesets (all when `max_commits` is 0), oldest first.
+    pub fn capped_commits(&self, max_commits: usize) -> &[Commit] {
+        if max_commits == 0 || self.commits.len() <= max_commits {
+            &self.commits
+        } else {
+            &self.commits[self.commits.len() - max_commits..]
+        }
+    }
+
+    /// The payload of one delivery of this push.
+    pub fn payload<'a>(
+        &'a self,
+        delivery: &'a str,
+        max_commits: usize,
+        service: Option<(&'a str, &'a serde_json::Value)>,
+    ) -> Payload<'a> {
+        let commits = self.capped_commits(max_commits);
+        Payload {
+            broker: service.map(|(broker, _)| broker),
+            service: service.map(|(_, options)| options),
+            canon_url: &self.canon_url,
+            user: &self.user,
+            repository: &self.repository,
+            commits,
+            truncated: commits.len() < self.total_commits,
+            total_commits: self.total_commits,
+            refs: &self.refs,
+            delivery,
+            pushed_at: &self.pushed_at,
+        }
+    }
+
+    /// The branches that received changesets or ref changes, in push order, once each.
+    pub fn branch_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.refs.iter().filter_map(RefChange::branch) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}

@@ -1,0 +1,103 @@
+//! The `pushbroker` command line: clap commands mapped to library calls.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use pushbroker::cmd;
+
+/// Service integration for self-hosted Git servers: on every push, run the
+/// repository's configured services (email, POST, …).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The post-receive hook: reads `<old> <new> <ref>` lines on stdin and delivers.
+    Hook {
+        /// Print what each service would send; deliver nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Install the hook (and a starter pushbroker.toml) into repositories.
+    Install {
+        /// Git repositories (bare or not).
+        #[arg(required = true)]
+        repos: Vec<PathBuf>,
+    },
+    /// Remove the hook, restoring any hook that was there before.
+    Uninstall {
+        /// Git repositories.
+        #[arg(required = true)]
+        repos: Vec<PathBuf>,
+    },
+    /// Validate the site and repository configs; exit 1 on any error.
+    Check {
+        /// The repository (default: the current one).
+        repo: Option<PathBuf>,
+    },
+    /// Print the payload a push would produce: [REPO] OLD NEW REF [OLD NEW REF…].
+    Payload {
+        /// Output form.
+        #[arg(long, value_enum, default_value = "native")]
+        format: cmd::payload::Format,
+        /// Most changesets to include (0: all); default the service's, else 500.
+        #[arg(long)]
+        max_commits: Option<usize>,
+        /// Render as this service would (its options and cap).
+        #[arg(long)]
+        service: Option<String>,
+        /// [REPO] then OLD NEW REF triples; OLD/NEW take any revision or 40 zeros.
+        #[arg(required = true, num_args = 3.., allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            pushbroker::report::line(&mut std::io::stderr(), &format!("error: {error:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr().lock();
+    match cli.command {
+        Command::Hook { dry_run } => {
+            let mut input = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut input)
+                .context("reading the hook input")?;
+            let input = String::from_utf8_lossy(&input);
+            cmd::hook::run(&input, dry_run, &mut out, &mut err)
+        }
+        Command::Install { repos } => cmd::install::run(&repos, false, &mut out, &mut err),
+        Command::Uninstall { repos } => cmd::install::run(&repos, true, &mut out, &mut err),
+        Command::Check { repo } => cmd::check::run(repo.as_deref(), &mut out),
+        Command::Payload {
+            format,
+            max_commits,
+            service,
+            args,
+        } => cmd::payload::run(
+            cmd::payload::Request {
+                args,
+                format,
+                max_commits,
+                service,
+            },
+            &mut out,
+        ),
+    }
+}

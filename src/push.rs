@@ -1,0 +1,137 @@
+//! Assembling the [`Push`] event: the SCM's changes plus who, where and when.
+
+use crate::config::{RepositoryConfig, SiteConfig};
+use crate::event::{Push, Repository};
+use crate::repo::RepoContext;
+use crate::scm::{Changes, dates};
+
+/// Environment variables that name the pusher, most specific first: gitolite, GitLab,
+/// Gitea/Forgejo, a web server's authenticated user, then the account.
+pub const PUSHER_VARIABLES: &[&str] = &[
+    "GL_USER",
+    "GL_USERNAME",
+    "GITEA_PUSHER_NAME",
+    "REMOTE_USER",
+    "USER",
+    "LOGNAME",
+];
+
+/// The pusher's name from the environment; `unknown` when nothing names one.
+pub fn pusher() -> String {
+    PUSHER_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .map(|value| crate::text::one_line(&value, 100))
+        .find(|value| !value.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The payload's repository block from the config, the directory names and the site's
+/// URL templates.
+pub fn repository(
+    context: &RepoContext,
+    config: &RepositoryConfig,
+    site: &SiteConfig,
+) -> Repository {
+    let name = config
+        .name
+        .clone()
+        .unwrap_or_else(|| context.default_name());
+    let owner = config
+        .owner
+        .clone()
+        .unwrap_or_else(|| context.default_owner());
+    let slug = slug(&name);
+    let canon_url = site.canon_url();
+    let website = match &config.url {
+        Some(url) => url.redacted().trim_end_matches('/').to_string(),
+        None => fill(
+            &site.repo_url,
+            &[
+                ("canon_url", &canon_url),
+                ("owner", &owner),
+                ("slug", &slug),
+                ("name", &name),
+            ],
+        ),
+    };
+    Repository {
+        absolute_url: format!("/{owner}/{slug}/"),
+        fork: false,
+        is_private: config.private.unwrap_or(true),
+        name,
+        owner,
+        scm: context.scm(),
+        slug,
+        website,
+    }
+}
+
+/// The event: `changes` with every commit's link filled in.
+pub fn assemble(changes: Changes, repository: Repository, site: &SiteConfig, user: String) -> Push {
+    let canon_url = site.canon_url();
+    let mut commits = changes.commits;
+    for commit in &mut commits {
+        commit.url = fill(
+            &site.commit_url,
+            &[
+                ("repo_url", &repository.website),
+                ("canon_url", &canon_url),
+                ("owner", &repository.owner),
+                ("slug", &repository.slug),
+                ("name", &repository.name),
+                ("node", &commit.raw_node),
+                ("short", &commit.node),
+            ],
+        );
+    }
+    Push {
+        canon_url,
+        user,
+        repository,
+        commits,
+        total_commits: changes.total_commits,
+        refs: changes.refs,
+        pushed_at: dates::now_rfc3339(),
+    }
+}
+
+/// A URL-safe slug: lower case, runs of other characters as one `-`.
+fn slug(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for ch in name.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '.' || ch == '_' {
+            slug.push(ch.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+/// Replaces `{name}` placeholders; unknown ones stay as written.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut text = template.to_string();
+    for (name, value) in values {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_templates() {
+        assert_eq!(slug("My Widgets!"), "my-widgets");
+        assert_eq!(slug("widgets.rs"), "widgets.rs");
+        assert_eq!(
+            fill(
+                "{canon_url}/{owner}/{slug}",
+                &[("canon_url", "https://x"), ("owner", "acme"), ("slug", "w")]
+            ),
+            "https://x/acme/w"
+        );
+    }
+}

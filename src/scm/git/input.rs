@@ -1,0 +1,117 @@
+//! The post-receive input: one `<old> <new> <ref>` line per updated ref.
+
+use anyhow::{Context, Result, bail};
+use git2::Oid;
+
+/// One line of post-receive input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The ref's value before the push; zero when it was created.
+    pub old: Oid,
+    /// The ref's value after the push; zero when it was deleted.
+    pub new: Oid,
+    /// The full ref name, `refs/heads/main`.
+    pub name: String,
+}
+
+impl RefUpdate {
+    /// The ref did not exist before the push.
+    pub fn is_create(&self) -> bool {
+        self.old.is_zero()
+    }
+
+    /// The push deleted the ref.
+    pub fn is_delete(&self) -> bool {
+        self.new.is_zero()
+    }
+
+    /// The line as git wrote it, for spooling the raw push.
+    pub fn to_line(&self) -> String {
+        format!("{} {} {}", self.old, self.new, self.name)
+    }
+}
+
+/// Parses the whole post-receive input. Blank lines are ignored; any malformed line is an
+/// error naming its line number, so that no half-read push is delivered.
+pub fn parse(input: &str) -> Result<Vec<RefUpdate>> {
+    let mut updates = Vec::new();
+    for (index, line) in input.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let update = parse_line(line).with_context(|| {
+            format!(
+                "hook input line {}: expected `<old-sha> <new-sha> <ref>`, got {:?}",
+                index + 1,
+                truncate(line, 80)
+            )
+        })?;
+        updates.push(update);
+    }
+    Ok(updates)
+}
+
+fn parse_line(line: &str) -> Result<RefUpdate> {
+    let mut parts = line.splitn(3, ' ');
+    let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("it has fewer than three fields");
+    };
+    let old = parse_oid(old).context("the old value is not a full object id")?;
+    let new = parse_oid(new).context("the new value is not a full object id")?;
+    if !name.starts_with("refs/") || name.chars().any(char::is_control) {
+        bail!("the ref name does not start with `refs/`");
+    }
+    if old.is_zero() && new.is_zero() {
+        bail!("both values are zero");
+    }
+    Ok(RefUpdate {
+        old,
+        new,
+        name: name.to_string(),
+    })
+}
+
+fn parse_oid(text: &str) -> Result<Oid> {
+    if text.len() != 40 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("not 40 hex digits");
+    }
+    Ok(Oid::from_str(text)?)
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const Z: &str = "0000000000000000000000000000000000000000";
+
+    #[test]
+    fn parses_lines_and_skips_blank_ones() {
+        let input = format!("{Z} {A} refs/heads/main\n\n{A} {Z} refs/tags/v1\r\n");
+        let updates = parse(&input).expect("valid input");
+        assert_eq!(updates.len(), 2);
+        assert!(updates[0].is_create());
+        assert_eq!(updates[0].name, "refs/heads/main");
+        assert!(updates[1].is_delete());
+        assert_eq!(updates[1].to_line(), format!("{A} {Z} refs/tags/v1"));
+    }
+
+    #[test]
+    fn rejects_malformed_lines_with_their_number() {
+        for (input, needle) in [
+            (format!("{A} {A} refs/heads/x\ngarbage"), "line 2"),
+            (format!("{A} 12345 refs/heads/x"), "new value"),
+            (format!("{A} {A} main"), "refs/"),
+            (format!("{Z} {Z} refs/heads/x"), "both values are zero"),
+            (format!("{A} {A}"), "fewer than three"),
+        ] {
+            let error = format!("{:#}", parse(&input).expect_err("malformed"));
+            assert!(error.contains(needle), "{error:?} should name {needle:?}");
+        }
+    }
+}

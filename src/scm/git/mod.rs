@@ -1,0 +1,176 @@
+//! Git: post-receive input to new commits and ref changes, with one revwalk.
+//!
+//! The rule (SPEC "Which changesets are new", git-multimail's): a commit is new when some
+//! pushed ref's new value reaches it and no ref reached it before the push, that is the
+//! old values of the pushed refs and the current values of every ref the push did not
+//! touch, in any namespace. Each new commit is listed once, attributed to the first
+//! pushed branch that reaches it.
+
+mod commit;
+pub mod input;
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::{Context, Result};
+use git2::{Oid, Repository, Sort};
+
+pub use input::RefUpdate;
+
+use super::{Changes, Limits};
+use crate::event::{RefChange, RefKind};
+
+/// Reads the push described by `updates` out of `repo`.
+pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Result<Changes> {
+    let mut refs = Vec::with_capacity(updates.len());
+    // Commit each pushed ref's new value peels to, when it names a commit at all.
+    let mut tips: Vec<Option<Oid>> = Vec::with_capacity(updates.len());
+    for update in updates {
+        let new_commit = if update.is_delete() {
+            None
+        } else {
+            peel_to_commit(repo, update.new)
+                .with_context(|| format!("reading {} of {}", update.new, update.name))?
+        };
+        refs.push(ref_change(repo, update, new_commit)?);
+        tips.push(new_commit);
+    }
+
+    let new_commits = walk_new_commits(repo, updates, &tips)?;
+    let total_commits = new_commits.len();
+    let keep = match limits.max_commits {
+        0 => total_commits,
+        cap => cap.min(total_commits),
+    };
+    let branches = attribute_branches(repo, updates, &tips, &new_commits)?;
+    let commits = new_commits[total_commits - keep..]
+        .iter()
+        .map(|oid| {
+            let branch = branches.get(oid).map(|name| name.to_string());
+            commit::read(repo, *oid, branch, limits.diff_lines)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Changes {
+        commits,
+        total_commits,
+        refs,
+    })
+}
+
+/// The commit an object id peels to; `None` for a tag on a tree or blob.
+fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>> {
+    let object = repo
+        .find_object(oid, None)
+        .with_context(|| format!("unknown revision {oid}"))?;
+    Ok(object.peel_to_commit().ok().map(|commit| commit.id()))
+}
+
+fn ref_change(repo: &Repository, update: &RefUpdate, new_commit: Option<Oid>) -> Result<RefChange> {
+    let (kind, name) = if let Some(name) = update.name.strip_prefix("refs/heads/") {
+        (RefKind::Branch, name)
+    } else if let Some(name) = update.name.strip_prefix("refs/tags/") {
+        (RefKind::Tag, name)
+    } else {
+        (RefKind::Other, update.name.as_str())
+    };
+    let forced = match (update.is_create() || update.is_delete(), new_commit) {
+        (false, Some(new)) => match repo.find_object(update.old, None) {
+            // The old value is gone (pruned): nothing shows it is contained.
+            Err(_) => true,
+            Ok(old) => match old.peel_to_commit() {
+                Ok(old) => {
+                    old.id() != new
+                        && !repo
+                            .graph_descendant_of(new, old.id())
+                            .with_context(|| format!("comparing old and new {}", update.name))?
+                }
+                Err(_) => false,
+            },
+        },
+        _ => false,
+    };
+    Ok(RefChange {
+        refname: update.name.clone(),
+        name: name.to_string(),
+        kind,
+        old: (!update.is_create()).then(|| update.old.to_string()),
+        new: (!update.is_delete()).then(|| update.new.to_string()),
+        created: update.is_create(),
+        deleted: update.is_delete(),
+        forced,
+    })
+}
+
+/// Every new commit of the push, oldest first (parents before children).
+fn walk_new_commits(
+    repo: &Repository,
+    updates: &[RefUpdate],
+    tips: &[Option<Oid>],
+) -> Result<Vec<Oid>> {
+    if tips.iter().all(Option::is_none) {
+        return Ok(Vec::new());
+    }
+    let mut walk = repo.revwalk().context("starting the revision walk")?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    for tip in tips.iter().flatten() {
+        walk.push(*tip)?;
+    }
+    for update in updates.iter().filter(|update| !update.is_create()) {
+        // An old value that no longer exists or is not a commit hides nothing.
+        if let Ok(Some(old)) = peel_to_commit(repo, update.old) {
+            walk.hide(old)?;
+        }
+    }
+    let pushed: HashSet<&str> = updates.iter().map(|update| update.name.as_str()).collect();
+    for reference in repo.references().context("listing the repository's refs")? {
+        let reference = reference.context("reading a ref")?;
+        let Ok(name) = reference.name() else { continue };
+        if pushed.contains(name) {
+            continue;
+        }
+        if let Ok(commit) = reference.peel_to_commit() {
+            walk.hide(commit.id())?;
+        }
+    }
+    walk.collect::<Result<Vec<_>, _>>()
+        .context("walking the pushed commits")
+}
+
+/// The first pushed branch (in input order) that reaches each new commit. Commits that
+/// only a tag or another ref reaches have no entry.
+fn attribute_branches<'u>(
+    repo: &Repository,
+    updates: &'u [RefUpdate],
+    tips: &[Option<Oid>],
+    new_commits: &[Oid],
+) -> Result<HashMap<Oid, &'u str>> {
+    let branch_tips: Vec<(&str, Oid)> = updates
+        .iter()
+        .zip(tips)
+        .filter_map(|(update, tip)| {
+            let name = update.name.strip_prefix("refs/heads/")?;
+            Some((name, (*tip)?))
+        })
+        .collect();
+    let mut branches = HashMap::with_capacity(new_commits.len());
+    let reaching = tips.iter().flatten().count();
+    if let ([(name, _)], 1) = (branch_tips.as_slice(), reaching) {
+        // One ref brought every new commit, and it is a branch: no graph to read.
+        branches.extend(new_commits.iter().map(|oid| (*oid, *name)));
+        return Ok(branches);
+    }
+    let is_new: HashSet<Oid> = new_commits.iter().copied().collect();
+    for (name, tip) in branch_tips {
+        let mut stack = vec![tip];
+        while let Some(oid) = stack.pop() {
+            if !is_new.contains(&oid) || branches.contains_key(&oid) {
+                continue;
+            }
+            branches.insert(oid, name);
+            let commit = repo
+                .find_commit(oid)
+                .with_context(|| format!("reading commit {oid}"))?;
+            stack.extend(commit.parent_ids());
+        }
+    }
+    Ok(branches)
+}

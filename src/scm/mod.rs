@@ -1,0 +1,45 @@
+//! Reading what a push delivered out of the repository.
+//!
+//! Each SCM module turns its hook input into [`Changes`]: the new changesets (oldest
+//! first, capped) and the ref changes. The event is assembled from them in
+//! [`crate::push`]; nothing here knows about services or brokers.
+
+pub mod dates;
+pub mod git;
+
+use crate::event::{Commit, RefChange};
+
+/// What the SCM layer found in one push.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// New changesets, oldest first; the newest `Limits::max_commits` of them.
+    pub commits: Vec<Commit>,
+    /// The true number of new changesets.
+    pub total_commits: usize,
+    /// Every ref the push changed, in input order.
+    pub refs: Vec<RefChange>,
+}
+
+/// How much of the push to read in detail: only what some service will deliver.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Keep details (files, message, …) for at most this many of the newest changesets;
+    /// 0 keeps all.
+    pub max_commits: usize,
+    /// When set, also build each kept changeset's patch, capped at this many lines.
+    pub diff_lines: Option<usize>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_commits: 500,
+            diff_lines: None,
+        }
+    }
+}
+
+/// The short form of a changeset id used in payloads.
+pub fn short_id(full: &str) -> String {
+    full.chars().take(12).collect()
+}

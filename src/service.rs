@@ -1,0 +1,112 @@
+//! Services: configured brokers, built once per push and ready to deliver.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Error;
+
+use crate::broker::{Broker, BuildContext};
+use crate::config::values::RefFilter;
+use crate::config::{RepoConfig, SiteConfig};
+use crate::event::Push;
+use crate::scm::Limits;
+
+/// One configured use of a broker, built.
+pub struct Service {
+    /// The service's unique name.
+    pub name: String,
+    /// The broker's name.
+    pub broker_name: String,
+    /// Runs only when a pushed ref matches.
+    pub filter: Option<RefFilter>,
+    /// Most changesets a delivery carries (0: all).
+    pub max_commits: usize,
+    /// Timeout of one attempt.
+    pub timeout: Duration,
+    /// Options with secrets redacted, for the payload's `service`.
+    pub options: serde_json::Value,
+    /// The built broker.
+    pub broker: Box<dyn Broker>,
+    /// Patch lines the broker wants per changeset, if any.
+    pub diff_lines: Option<usize>,
+}
+
+/// A service that could not be built (its problem is reported, the others still run).
+pub struct Broken {
+    /// The service's name.
+    pub name: String,
+    /// The broker's name.
+    pub broker_name: String,
+    /// Why it could not be built.
+    pub error: Error,
+}
+
+/// Builds every service of `config`.
+pub fn build_all(
+    config: &RepoConfig,
+    site: &SiteConfig,
+    state_dir: &Path,
+) -> (Vec<Service>, Vec<Broken>) {
+    let mut services = Vec::new();
+    let mut broken = Vec::new();
+    for service in &config.services {
+        let timeout = service.timeout.unwrap_or(site.limits.timeout).0;
+        let context = BuildContext {
+            site,
+            state_dir: state_dir.to_path_buf(),
+            timeout,
+        };
+        match service.options.build(&context) {
+            Ok(broker) => services.push(Service {
+                name: service.name.clone(),
+                broker_name: service.broker.clone(),
+                filter: service.branches.clone(),
+                max_commits: service.max_commits,
+                timeout,
+                options: service.redacted.clone(),
+                broker,
+                diff_lines: service.options.diff_lines(),
+            }),
+            Err(error) => broken.push(Broken {
+                name: service.name.clone(),
+                broker_name: service.broker.clone(),
+                error,
+            }),
+        }
+    }
+    (services, broken)
+}
+
+/// How much of the push the services need: the largest cap (0 wins: no cap) and the
+/// largest patch.
+pub fn limits(services: &[Service]) -> Limits {
+    let max_commits = if services.iter().any(|service| service.max_commits == 0) {
+        0
+    } else {
+        services
+            .iter()
+            .map(|service| service.max_commits)
+            .max()
+            .unwrap_or(1)
+    };
+    Limits {
+        max_commits,
+        diff_lines: services
+            .iter()
+            .filter_map(|service| service.diff_lines)
+            .max(),
+    }
+}
+
+impl Service {
+    /// Whether the service's ref filter lets this push through.
+    pub fn wants(&self, push: &Push) -> bool {
+        match &self.filter {
+            None => true,
+            Some(filter) => push
+                .refs
+                .iter()
+                .any(|change| filter.matches(&change.refname, change.branch())),
+        }
+    }
+}
