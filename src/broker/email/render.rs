@@ -168,7 +168,11 @@ fn changeset(out: &mut String, scm: Scm, commit: &Commit, diff: bool) {
     }
     out.push_str(&format!("Link:   {}\n\n", commit.url));
     for line in commit.message.trim_end().lines() {
-        out.push_str(&format!("    {line}\n"));
+        if line.trim().is_empty() {
+            out.push('\n');
+        } else {
+            out.push_str(&format!("    {line}\n"));
+        }
     }
     if !commit.files.is_empty() {
         out.push_str("\nFiles:\n");

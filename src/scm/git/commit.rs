@@ -84,19 +84,20 @@ fn files_of(diff: &Diff<'_>) -> Vec<FileChange> {
 /// The unified patch, at most `cap` lines; the rest is counted, not kept.
 fn patch_of(diff: &Diff<'_>, cap: usize) -> Result<PatchText> {
     let mut patch = PatchText::default();
-    let mut lines = 0;
+    let mut kept = 0;
     diff.print(DiffFormat::Patch, |_, _, line| {
-        lines += 1;
-        if lines > cap {
-            patch.cut_lines += 1;
+        let content = String::from_utf8_lossy(line.content());
+        // File headers come as one callback of several lines; count real lines.
+        let lines = content.lines().count().max(1);
+        if patch.cut_lines > 0 || kept + lines > cap {
+            patch.cut_lines += lines;
             return true;
         }
+        kept += lines;
         if matches!(line.origin(), '+' | '-' | ' ') {
             patch.text.push(line.origin());
         }
-        patch
-            .text
-            .push_str(&String::from_utf8_lossy(line.content()));
+        patch.text.push_str(&content);
         if !patch.text.ends_with('\n') {
             patch.text.push('\n');
         }

@@ -1,0 +1,111 @@
+//! `install` and `uninstall`: hooks, existing hooks, starter config.
+
+use crate::util::TestEnv;
+use crate::util::http::Receiver;
+
+#[test]
+fn install_keeps_an_existing_hook_running_with_the_same_input() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.path("srv/acme/widgets.git");
+    std::fs::create_dir_all(&server).expect("dir");
+    env.git(
+        &server,
+        &["init", "--quiet", "--bare", "--initial-branch=main"],
+    )
+    .ok();
+    let hook = server.join("hooks/post-receive");
+    let seen = env.path("seen-by-old-hook");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n# the admin's own hook\ncat > '{}'\necho old hook ran >&2\n",
+            seen.display()
+        ),
+    )
+    .expect("hook");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let run = env.pushbroker(&server, &["install", "."]).success();
+    assert!(
+        run.stdout.contains("kept the existing hook as"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("wrote a starter config to"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(server.join("pushbroker.toml")).expect("config"),
+        include_str!("../config.example.toml")
+    );
+    // Installing twice changes nothing.
+    let again = env.pushbroker(&server, &["install", "."]).success();
+    assert!(!again.stdout.contains("kept"), "{}", again.stdout);
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        format!(
+            "[[service]]\nbroker = \"post\"\nurl = \"{}\"\n",
+            receiver.url("/")
+        ),
+    )
+    .expect("config");
+
+    let work = env.work("widgets");
+    let head = env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert!(
+        push.stderr.contains("remote: old hook ran"),
+        "{}",
+        push.stderr
+    );
+    assert_eq!(
+        push.remote_lines(),
+        vec!["post-1 (post): delivered (HTTP 200)"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&seen).expect("old hook input"),
+        format!("0000000000000000000000000000000000000000 {head} refs/heads/main\n")
+    );
+
+    let run = env.pushbroker(&server, &["uninstall", "."]).success();
+    assert!(
+        run.stdout.contains("restored the previous hook"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        std::fs::read_to_string(&hook)
+            .expect("hook")
+            .contains("# the admin's own hook")
+    );
+    assert!(!server.join("hooks/post-receive.before-pushbroker").exists());
+    env.commit(&work, &[("a", Some("2"))], "two", 1);
+    let push = env.push(&work, &server, &["main"]);
+    assert!(push.remote_lines().is_empty(), "{}", push.stderr);
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[test]
+fn install_works_on_non_bare_repositories_and_reports_bad_paths() {
+    let env = TestEnv::new();
+    let work = env.work("site");
+    env.pushbroker(&work, &["install", "."]).ok();
+    assert!(work.join(".git/hooks/post-receive").exists());
+    assert!(work.join(".git/pushbroker.toml").exists());
+    let missing = env.path("nowhere");
+    let run = env.pushbroker(&work, &["install", missing.to_str().expect("path")]);
+    assert_eq!(run.status, 1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "pushbroker: {}: {} is not a Git repository",
+            missing.display(),
+            missing.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,11 @@
+//! Integration tests: real `git push` into repositories where `pushbroker install` put the
+//! hook, delivering to real HTTP and SMTP servers started by each test.
+
+mod util;
+
+mod check;
+mod email;
+mod hook;
+mod install;
+mod new_commits;
+mod post;

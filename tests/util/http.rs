@@ -1,0 +1,131 @@
+//! A real HTTP receiver (tiny_http) that records every request and answers with the
+//! statuses it is given.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The value of header `name` (case-insensitive); panics when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.header_opt(name)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+    }
+
+    pub fn header_opt(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn body_text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("utf-8 body")
+    }
+
+    /// The body as JSON: the `payload` form field for form bodies, else the body.
+    pub fn json(&self) -> serde_json::Value {
+        let text = if self.header("Content-Type") == "application/x-www-form-urlencoded" {
+            let fields: Vec<(String, String)> = url::form_urlencoded::parse(&self.body)
+                .into_owned()
+                .collect();
+            assert_eq!(fields.len(), 1, "one form field: {fields:?}");
+            assert_eq!(fields[0].0, "payload");
+            fields[0].1.clone()
+        } else {
+            self.body_text()
+        };
+        serde_json::from_str(&text).expect("JSON payload")
+    }
+}
+
+/// A receiver on 127.0.0.1; dropped, it stops.
+pub struct Receiver {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    server: Arc<tiny_http::Server>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    /// Answers 200 to everything.
+    pub fn start() -> Receiver {
+        Receiver::with_statuses(&[])
+    }
+
+    /// Answers with `statuses` in turn, then 200.
+    pub fn with_statuses(statuses: &[u16]) -> Receiver {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind receiver"));
+        let port = server.server_addr().to_ip().expect("ip address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let mut statuses: VecDeque<u16> = statuses.iter().copied().collect();
+        let thread = {
+            let server = Arc::clone(&server);
+            let received = Arc::clone(&received);
+            std::thread::spawn(move || {
+                for mut request in server.incoming_requests() {
+                    let mut body = Vec::new();
+                    let _ = std::io::Read::read_to_end(request.as_reader(), &mut body);
+                    received.lock().expect("lock").push(Received {
+                        method: request.method().to_string(),
+                        url: request.url().to_string(),
+                        headers: request
+                            .headers()
+                            .iter()
+                            .map(|h| (h.field.to_string(), h.value.to_string()))
+                            .collect(),
+                        body,
+                    });
+                    let status = statuses.pop_front().unwrap_or(200);
+                    let _ = request
+                        .respond(tiny_http::Response::from_string("ok").with_status_code(status));
+                }
+            })
+        };
+        Receiver {
+            port,
+            received,
+            server,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Everything received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// The only request received; panics unless there is exactly one.
+    pub fn only(&self) -> Received {
+        let requests = self.requests();
+        assert_eq!(
+            requests.len(),
+            1,
+            "expected one request, got {}",
+            requests.len()
+        );
+        requests.into_iter().next().expect("one")
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
