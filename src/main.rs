@@ -61,6 +61,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A bug must still be one line for the pusher, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        pushbroker::report::line(
+            &mut std::io::stderr(),
+            &format!("internal error{location}: please report it; the push itself is done"),
+        );
+    }));
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {

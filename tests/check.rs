@@ -35,7 +35,9 @@ fn check_reports_every_error_with_line_and_column() {
             format!(
                 "error: {config}:20:12: invalid glob \"{{a,b\": unclosed alternate group; missing '}}' (maybe escape '{{' with '[{{]'?)"
             ),
-            format!("error: {config}:22:1: missing field `url`"),
+            format!(
+                "error: {config}:22:1: this [[service]] (broker = \"post\") needs url = …: add it"
+            ),
         ]
     );
 }

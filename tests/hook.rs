@@ -30,7 +30,7 @@ fn malformed_input_gets_one_clear_line_and_no_panic() {
         ),
         (
             &format!("{ZERO} {} refs/heads/main\n", "ab".repeat(20)),
-            "pushbroker: error: reading abababababababababababababababababababab of refs/heads/main: unknown revision abababababababababababababababababababab: object not found - no match for id (abababababababababababababababababababab); class=Odb (9); code=NotFound (-3)\n",
+            "pushbroker: error: reading abababababababababababababababababababab of refs/heads/main: unknown revision abababababababababababababababababababab: not in this repository\n",
         ),
     ] {
         let run = env.pushbroker_with_input(&server, &["hook"], input, &[("GIT_DIR", ".")]);

@@ -214,6 +214,10 @@ impl Loader<'_> {
                         located
                             .message
                             .push_str(&format!(", or one of {}", COMMON_KEYS.join(", ")));
+                    } else if let Some(field) = missing_field(&located.message) {
+                        located.message = format!(
+                            "this [[service]] (broker = \"{broker_name}\") needs {field} = …: add it"
+                        );
                     }
                     self.errors.push(located);
                 }
@@ -252,6 +256,11 @@ impl Loader<'_> {
             self.inline_secrets.push(warning);
         }
     }
+}
+
+/// The field a serde "missing field `x`" message names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
 fn check_unique_names(loader: &mut Loader<'_>, services: &[ServiceConfig]) {

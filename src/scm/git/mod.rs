@@ -60,7 +60,12 @@ pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Resu
 fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>> {
     let object = repo
         .find_object(oid, None)
-        .with_context(|| format!("unknown revision {oid}"))?;
+        .map_err(|error| match error.code() {
+            git2::ErrorCode::NotFound => {
+                anyhow::anyhow!("unknown revision {oid}: not in this repository")
+            }
+            _ => anyhow::anyhow!("cannot read revision {oid}: {}", error.message()),
+        })?;
     Ok(object.peel_to_commit().ok().map(|commit| commit.id()))
 }
 
