@@ -5,10 +5,10 @@
 //! or hands on: the Bitbucket broker payload, field for field, plus `refs`, `truncated`,
 //! `total_commits`, `delivery` and `pushed_at` (SPEC "The payload").
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything one push delivered, as every service sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Push {
     /// The forge's base URL (site `canon_url`).
     pub canon_url: String,
@@ -25,10 +25,13 @@ pub struct Push {
     pub refs: Vec<RefChange>,
     /// When the hook ran, RFC 3339 in UTC.
     pub pushed_at: String,
+    /// A test event from `pushbroker test`, not a real push.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// The repository block of the payload.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Repository {
     /// `/<owner>/<slug>/`, as Bitbucket sent it.
     pub absolute_url: String,
@@ -49,7 +52,7 @@ pub struct Repository {
 }
 
 /// The version control system of a repository.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scm {
     /// Git.
@@ -59,7 +62,7 @@ pub enum Scm {
 }
 
 /// One changeset of the push.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Commit {
     /// Author name.
     pub author: String,
@@ -94,7 +97,7 @@ pub struct Commit {
 }
 
 /// A changeset's patch, capped in lines when it was built.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Diff {
     /// The patch text (unified diff), at most the cap's lines.
     pub text: String,
@@ -103,7 +106,7 @@ pub struct Diff {
 }
 
 /// One changed file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChange {
     /// Path in the repository.
     pub file: String,
@@ -113,7 +116,7 @@ pub struct FileChange {
 }
 
 /// How a file changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileChangeKind {
     /// New in this changeset.
@@ -125,7 +128,7 @@ pub enum FileChangeKind {
 }
 
 /// One ref, branch or bookmark the push changed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefChange {
     /// The full ref name (`refs/heads/main`), or the branch/bookmark name in Mercurial.
     #[serde(rename = "ref")]
@@ -147,7 +150,7 @@ pub struct RefChange {
 }
 
 /// What kind of ref a [`RefChange`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RefKind {
     /// `refs/heads/*`, or a Mercurial named branch.
@@ -197,6 +200,9 @@ pub struct Payload<'a> {
     pub delivery: &'a str,
     /// See [`Push::pushed_at`].
     pub pushed_at: &'a str,
+    /// Present (and true) only for `pushbroker test` deliveries.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 impl Push {
@@ -229,6 +235,7 @@ impl Push {
             refs: &self.refs,
             delivery,
             pushed_at: &self.pushed_at,
+            test: self.test,
         }
     }
 

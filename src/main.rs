@@ -43,6 +43,39 @@ enum Command {
         /// The repository (default: the current one).
         repo: Option<PathBuf>,
     },
+    /// Send a test event (the tip of the default branch) to the services.
+    Test {
+        /// The repository (default: the current one).
+        repo: Option<PathBuf>,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+    },
+    /// Show recent deliveries, or with --failed what waits in the spool.
+    Log {
+        /// The repository (default: the current one).
+        repo: Option<PathBuf>,
+        /// How many attempts to show.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        count: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// List the spooled (failed) deliveries instead.
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Retry spooled deliveries with their original event and delivery id.
+    Redeliver {
+        /// The repository (default: the current one).
+        #[arg(long)]
+        repo: Option<PathBuf>,
+        /// Delivery ids; default: all of them.
+        ids: Vec<String>,
+        /// Every spooled delivery (the default when no id is given).
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
     /// Print the payload a push would produce: [REPO] OLD NEW REF [OLD NEW REF…].
     Payload {
         /// Output form.
@@ -96,6 +129,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Install { repos } => cmd::install::run(&repos, false, &mut out, &mut err),
         Command::Uninstall { repos } => cmd::install::run(&repos, true, &mut out, &mut err),
         Command::Check { repo } => cmd::check::run(repo.as_deref(), &mut out),
+        Command::Test { repo, service } => {
+            cmd::test::run(repo.as_deref(), service.as_deref(), &mut out)
+        }
+        Command::Log {
+            repo,
+            count,
+            json,
+            failed,
+        } => cmd::log::run(
+            repo.as_deref(),
+            &cmd::log::Request {
+                count,
+                json,
+                failed,
+            },
+            &mut out,
+        ),
+        Command::Redeliver { repo, ids, all: _ } => {
+            cmd::redeliver::run(repo.as_deref(), &ids, &mut out)
+        }
         Command::Payload {
             format,
             max_commits,

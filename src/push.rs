@@ -93,6 +93,7 @@ pub fn assemble(changes: Changes, repository: Repository, site: &SiteConfig, use
         total_commits: changes.total_commits,
         refs: changes.refs,
         pushed_at: dates::now_rfc3339(),
+        test: false,
     }
 }
 

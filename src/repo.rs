@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use git2::Repository;
 
 use crate::event::Scm;
+use crate::state::StateDir;
 
 /// A repository pushbroker serves, with its config and state paths.
 pub struct RepoContext {
@@ -47,8 +48,8 @@ impl RepoContext {
     }
 
     /// The state directory, `$GIT_DIR/pushbroker/`.
-    pub fn state_dir(&self) -> PathBuf {
-        self.git_dir.join("pushbroker")
+    pub fn state(&self) -> StateDir {
+        StateDir::new(self.git_dir.join("pushbroker"))
     }
 
     /// The default repository name: the directory name without `.git`.

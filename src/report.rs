@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use crate::broker::Outcome;
+use crate::broker::Verdict;
 use crate::deliver::Report;
 
 /// Prefix of every line, so the pusher knows who speaks.
@@ -16,17 +16,33 @@ pub fn line(out: &mut dyn Write, text: &str) {
     let _ = writeln!(out, "{PREFIX}: {text}");
 }
 
-/// The line for one service's outcome.
-pub fn service_line(report: &Report) -> String {
-    let who = format!("{} ({})", report.service, report.broker);
-    match &report.outcome {
-        Outcome::Delivered(detail) => format!("{who}: delivered ({detail})"),
-        Outcome::Retry(reason) | Outcome::Failed(reason) => format!("{who}: failed: {reason}"),
-        Outcome::Skipped(reason) => format!("{who}: skipped: {reason}"),
-    }
+/// What became of a failed delivery.
+pub enum Kept {
+    /// Not failed: nothing to keep.
+    NotNeeded,
+    /// Written to the spool.
+    Spooled,
+    /// The spool could not take it (the error says why).
+    Lost(String),
 }
 
-/// Whether an outcome counts as a failure for the exit status.
-pub fn is_failure(outcome: &Outcome) -> bool {
-    matches!(outcome, Outcome::Retry(_) | Outcome::Failed(_))
+/// The line for one delivery.
+pub fn service_line(report: &Report, kept: &Kept) -> String {
+    let who = format!("{} ({})", report.service, report.broker);
+    let detail = &report.outcome.detail;
+    let tries = match report.attempts {
+        1 => String::new(),
+        n => format!(" after {n} attempts"),
+    };
+    match (report.outcome.verdict, kept) {
+        (Verdict::Delivered, _) => format!("{who}: delivered ({detail})"),
+        (Verdict::Skipped, _) => format!("{who}: skipped: {detail}"),
+        (_, Kept::Spooled) => {
+            format!("{who}: failed{tries}, spooled for `pushbroker redeliver`: {detail}")
+        }
+        (_, Kept::Lost(error)) => {
+            format!("{who}: failed{tries}: {detail}; NOT spooled ({error}): this delivery is lost")
+        }
+        (_, Kept::NotNeeded) => format!("{who}: failed{tries}: {detail}"),
+    }
 }

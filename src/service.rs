@@ -1,6 +1,6 @@
 //! Services: configured brokers, built once per push and ready to deliver.
 
-use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Error;
@@ -10,6 +10,7 @@ use crate::config::values::RefFilter;
 use crate::config::{RepoConfig, SiteConfig};
 use crate::event::Push;
 use crate::scm::Limits;
+use crate::state::StateDir;
 
 /// One configured use of a broker, built.
 pub struct Service {
@@ -45,19 +46,24 @@ pub struct Broken {
 pub fn build_all(
     config: &RepoConfig,
     site: &SiteConfig,
-    state_dir: &Path,
-) -> (Vec<Service>, Vec<Broken>) {
+    state: &StateDir,
+) -> (Vec<Arc<Service>>, Vec<Broken>) {
     let mut services = Vec::new();
     let mut broken = Vec::new();
     for service in &config.services {
-        let timeout = service.timeout.unwrap_or(site.limits.timeout).0;
+        // No single attempt may outlast the whole hook's budget.
+        let timeout = service
+            .timeout
+            .unwrap_or(site.limits.timeout)
+            .0
+            .min(site.limits.budget.0);
         let context = BuildContext {
             site,
-            state_dir: state_dir.to_path_buf(),
+            state_dir: state.root.clone(),
             timeout,
         };
         match service.options.build(&context) {
-            Ok(broker) => services.push(Service {
+            Ok(broker) => services.push(Arc::new(Service {
                 name: service.name.clone(),
                 broker_name: service.broker.clone(),
                 filter: service.branches.clone(),
@@ -66,7 +72,7 @@ pub fn build_all(
                 options: service.redacted.clone(),
                 broker,
                 diff_lines: service.options.diff_lines(),
-            }),
+            })),
             Err(error) => broken.push(Broken {
                 name: service.name.clone(),
                 broker_name: service.broker.clone(),
@@ -79,7 +85,7 @@ pub fn build_all(
 
 /// How much of the push the services need: the largest cap (0 wins: no cap) and the
 /// largest patch.
-pub fn limits(services: &[Service]) -> Limits {
+pub fn limits(services: &[Arc<Service>]) -> Limits {
     let max_commits = if services.iter().any(|service| service.max_commits == 0) {
         0
     } else {

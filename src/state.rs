@@ -41,3 +41,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     result.with_context(|| format!("writing {}", path.display()))
 }
+
+/// The files in a repository's state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    /// `$GIT_DIR/pushbroker`.
+    pub root: std::path::PathBuf,
+}
+
+impl StateDir {
+    /// The state directory at `root` (created on first write).
+    pub fn new(root: std::path::PathBuf) -> StateDir {
+        StateDir { root }
+    }
+
+    /// `deliveries.jsonl`: one line per delivery attempt.
+    pub fn log(&self) -> std::path::PathBuf {
+        self.root.join("deliveries.jsonl")
+    }
+
+    /// `spool/`: one file per delivery that still has to be made.
+    pub fn spool(&self) -> std::path::PathBuf {
+        self.root.join("spool")
+    }
+
+    /// `outbox/`: the email file transport's default directory.
+    pub fn outbox(&self) -> std::path::PathBuf {
+        self.root.join("outbox")
+    }
+}

@@ -133,7 +133,10 @@ fn url_credentials_become_basic_auth_and_are_never_printed() {
     let work = env.work("widgets");
     env.commit(&work, &[("a", Some("1"))], "auth", 0);
     let push = env.push(&work, &server, &["main"]);
-    assert_eq!(push.remote_lines(), vec!["post-1 (post): failed: HTTP 403"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["post-1 (post): failed, spooled for `pushbroker redeliver`: HTTP 403"]
+    );
     let request = receiver.only();
     let expected = base64::engine::general_purpose::STANDARD.encode("deploy:p@ss");
     assert_eq!(request.header("Authorization"), format!("Basic {expected}"));
@@ -215,7 +218,7 @@ fn an_unreachable_server_fails_one_line_and_the_push_succeeds() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with(&format!(
-            "dead (post): failed: POST http://127.0.0.1:{port}/: "
+            "dead (post): failed after 3 attempts, spooled for `pushbroker redeliver`: POST http://127.0.0.1:{port}/: "
         )),
         "{lines:?}"
     );

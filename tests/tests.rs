@@ -4,6 +4,7 @@
 mod util;
 
 mod check;
+mod delivery;
 mod email;
 mod hook;
 mod install;

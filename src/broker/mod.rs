@@ -80,15 +80,79 @@ impl<'a> Delivery<'a> {
 
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Delivered; the detail is the receiver's answer (`HTTP 200`, `250 OK`, a file).
-    Delivered(String),
-    /// Failed, but may succeed later (timeouts, 5xx, SMTP 4xx).
-    Retry(String),
-    /// Failed for good (4xx, bad address, refused).
-    Failed(String),
-    /// Nothing to send for this push (the reason says why).
-    Skipped(String),
+pub struct Outcome {
+    /// Delivered, to retry, failed for good, or nothing to send.
+    pub verdict: Verdict,
+    /// What the pusher and the log read: `HTTP 200`, `SMTP 451 …`, a file, a reason.
+    pub detail: String,
+    /// The receiver's answer as a number, for the log: HTTP status, SMTP reply code,
+    /// exit code.
+    pub status: Option<i64>,
+    /// How long the receiver asked us to wait before retrying (HTTP `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+/// The kind of an [`Outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The receiver took it.
+    Delivered,
+    /// Failed, but may succeed later (connection errors, timeouts, 408, 429, 5xx,
+    /// SMTP 4xx).
+    Retry,
+    /// Failed for good (other 4xx, SMTP 5xx, a bad secret).
+    Failed,
+    /// Nothing to send for this push.
+    Skipped,
+}
+
+impl Outcome {
+    fn new(verdict: Verdict, detail: impl Into<String>) -> Outcome {
+        Outcome {
+            verdict,
+            detail: detail.into(),
+            status: None,
+            retry_after: None,
+        }
+    }
+
+    /// Delivered; `detail` is the receiver's answer.
+    pub fn delivered(detail: impl Into<String>) -> Outcome {
+        Outcome::new(Verdict::Delivered, detail)
+    }
+
+    /// Failed for now; worth another attempt.
+    pub fn retry(detail: impl Into<String>) -> Outcome {
+        Outcome::new(Verdict::Retry, detail)
+    }
+
+    /// Failed for good.
+    pub fn failed(detail: impl Into<String>) -> Outcome {
+        Outcome::new(Verdict::Failed, detail)
+    }
+
+    /// Nothing to send; `detail` says why.
+    pub fn skipped(detail: impl Into<String>) -> Outcome {
+        Outcome::new(Verdict::Skipped, detail)
+    }
+
+    /// The receiver's numeric answer.
+    pub fn with_status(mut self, status: i64) -> Outcome {
+        self.status = Some(status);
+        self
+    }
+
+    /// The receiver's requested wait before a retry.
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Outcome {
+        self.retry_after = after;
+        self
+    }
+
+    /// Whether the delivery did not reach its receiver.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.verdict, Verdict::Retry | Verdict::Failed)
+    }
 }
 
 type ParseFn = fn(ValueDeserializer<'_>) -> Result<Box<dyn BrokerConfig>, toml::de::Error>;

@@ -2,10 +2,15 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::deliver;
+use super::{Loaded, build_event, exit, settle};
+use crate::deliver::log::DeliveryLog;
+use crate::deliver::spool::{Entry, Spool};
+use crate::deliver::{self, Job};
 use crate::push;
 use crate::repo::RepoContext;
 use crate::report;
@@ -13,85 +18,109 @@ use crate::scm::git;
 
 /// Runs the hook on `input` (the post-receive lines). Prints one line per service to
 /// `err`; with `dry_run`, prints what each service would send to `out` instead.
-/// Never fails the push: every problem is a line to the pusher and the exit status.
+/// Never fails the push: every problem is a line to the pusher. Exits 0 when every
+/// delivery was made, skipped or spooled.
 pub fn run(
     input: &str,
     dry_run: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode> {
+    let started = Instant::now();
     let context = RepoContext::open(None)?;
     let updates = git::input::parse(input)?;
     if updates.is_empty() {
         report::line(err, "no ref updates on stdin: nothing to deliver");
         return Ok(ExitCode::SUCCESS);
     }
+    let state = context.state();
+    let spool = Spool::new(state.spool());
+    let user = push::pusher();
     let loaded = match super::load(&context) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors.0 {
                 report::line(err, &error.to_string());
             }
-            report::line(
-                err,
-                "no service ran: fix the config, then run `pushbroker check`",
+            if dry_run {
+                return Ok(ExitCode::FAILURE);
+            }
+            // Nothing is lost: keep the raw push until the config is fixed.
+            let lines = updates.iter().map(git::RefUpdate::to_line).collect();
+            let entry = Entry::raw(
+                lines,
+                &user,
+                &crate::scm::dates::now_rfc3339(),
+                &errors.to_string(),
             );
-            return Ok(ExitCode::FAILURE);
+            return Ok(match spool.write(&entry) {
+                Ok(_) => {
+                    report::line(
+                        err,
+                        "no service ran; the push is spooled: fix the config (`pushbroker check`), then run `pushbroker redeliver`",
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    report::line(
+                        err,
+                        &format!(
+                            "no service ran and the push could NOT be spooled ({error:#}): it is lost"
+                        ),
+                    );
+                    ExitCode::FAILURE
+                }
+            });
         }
     };
-    let mut failed = false;
-    for broken in &loaded.broken {
-        failed = true;
+    if loaded.services.is_empty() && loaded.broken.is_empty() {
         report::line(
             err,
-            &format!(
-                "{} ({}): failed: {:#}",
-                broken.name, broken.broker_name, broken.error
-            ),
+            &format!("no services configured in {}", loaded.config.path.display()),
         );
-    }
-    if loaded.services.is_empty() {
-        if loaded.broken.is_empty() {
-            report::line(
-                err,
-                &format!("no services configured in {}", loaded.config.path.display()),
-            );
-        }
-        return Ok(exit(failed));
+        return Ok(ExitCode::SUCCESS);
     }
     let limits = crate::service::limits(&loaded.services);
-    let changes = git::collect(&context.git, &updates, limits)?;
-    let repository = push::repository(&context, &loaded.config.repository, &loaded.site);
-    let event = push::assemble(changes, repository, &loaded.site, push::pusher());
+    let event = build_event(&context, &loaded, &updates, limits, user)?;
     if dry_run {
-        for service in &loaded.services {
-            let id = deliver::new_delivery_id();
-            writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?;
-            if !service.wants(&event) {
-                writeln!(
-                    out,
-                    "(skipped: no pushed ref matches its branches filter)\n"
-                )?;
-                continue;
-            }
-            let preview = service
-                .broker
-                .preview(&deliver::delivery(&event, service, &id))?;
-            writeln!(out, "{preview}")?;
-        }
-        return Ok(exit(failed));
+        preview(&loaded, &event, out)?;
+        return Ok(ExitCode::SUCCESS);
     }
-    for delivery in deliver::deliver_all(&event, &loaded.services) {
-        failed |= report::is_failure(&delivery.outcome);
-        report::line(err, &report::service_line(&delivery));
-    }
-    Ok(exit(failed))
+    let deadline = started + loaded.site.limits.budget.0;
+    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
+    let event = Arc::new(event);
+    let mut reports = super::broken_reports(&loaded.broken);
+    reports.extend(deliver::run(
+        Arc::clone(&event),
+        jobs,
+        &DeliveryLog::new(state.log()),
+        deadline,
+    ));
+    Ok(exit(settle(&reports, &event, &spool, err)))
 }
 
-fn exit(failed: bool) -> ExitCode {
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
+fn preview(loaded: &Loaded, event: &crate::event::Push, out: &mut dyn Write) -> Result<()> {
+    for broken in &loaded.broken {
+        writeln!(
+            out,
+            "=== {} ({}) ===\n(cannot be built: {:#})\n",
+            broken.name, broken.broker_name, broken.error
+        )?;
     }
+    for service in &loaded.services {
+        let id = deliver::new_delivery_id();
+        writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?;
+        if !service.wants(event) {
+            writeln!(
+                out,
+                "(skipped: no pushed ref matches its branches filter)\n"
+            )?;
+            continue;
+        }
+        let preview = service
+            .broker
+            .preview(&deliver::delivery(event, service, &id))?;
+        writeln!(out, "{preview}")?;
+    }
+    Ok(())
 }

@@ -1,12 +1,28 @@
 //! The commands: each takes its arguments and the output streams, returns an exit code.
+//! The steps they share (loading the config, building the event, settling the outcomes)
+//! are here.
 
 pub mod check;
 pub mod hook;
 pub mod install;
+pub mod log;
 pub mod payload;
+pub mod redeliver;
+pub mod test;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Result;
 
 use crate::config::{self, ConfigErrors, RepoConfig, SiteConfig};
+use crate::deliver::Report;
+use crate::deliver::spool::{Entry, Spool};
+use crate::event::Push;
+use crate::push;
 use crate::repo::RepoContext;
+use crate::report::{self, Kept};
+use crate::scm::{Limits, git};
 use crate::service::{self, Broken, Service};
 
 /// A repository's configuration, loaded and built.
@@ -16,7 +32,7 @@ pub struct Loaded {
     /// The repository config.
     pub config: RepoConfig,
     /// The services that were built.
-    pub services: Vec<Service>,
+    pub services: Vec<Arc<Service>>,
     /// The services that could not be built.
     pub broken: Vec<Broken>,
 }
@@ -34,11 +50,84 @@ pub fn load(context: &RepoContext) -> Result<Loaded, ConfigErrors> {
             return Err(ConfigErrors(errors));
         }
     };
-    let (services, broken) = service::build_all(&config, &site, &context.state_dir());
+    let (services, broken) = service::build_all(&config, &site, &context.state());
     Ok(Loaded {
         site,
         config,
         services,
         broken,
     })
+}
+
+/// Builds the event of the push `updates` describes.
+pub fn build_event(
+    context: &RepoContext,
+    loaded: &Loaded,
+    updates: &[git::RefUpdate],
+    limits: Limits,
+    user: String,
+) -> Result<Push> {
+    let changes = git::collect(&context.git, updates, limits)?;
+    let repository = push::repository(context, &loaded.config.repository, &loaded.site);
+    Ok(push::assemble(changes, repository, &loaded.site, user))
+}
+
+/// Spools every failed delivery and prints one line per report. Returns false when a
+/// failed delivery could not be spooled (the event is lost for that service).
+pub fn settle(reports: &[Report], push: &Push, spool: &Spool, err: &mut dyn Write) -> bool {
+    let mut all_kept = true;
+    for delivery in reports {
+        let kept = if delivery.outcome.is_failure() {
+            let entry = Entry::delivery(
+                &delivery.delivery,
+                &delivery.service,
+                &delivery.broker,
+                delivery.attempts,
+                &delivery.outcome.detail,
+                push,
+            );
+            match spool.write(&entry) {
+                Ok(_) => Kept::Spooled,
+                Err(error) => {
+                    all_kept = false;
+                    Kept::Lost(format!("{error:#}"))
+                }
+            }
+        } else {
+            Kept::NotNeeded
+        };
+        report::line(err, &report::service_line(delivery, &kept));
+        if let Some(error) = &delivery.log_error {
+            report::line(
+                err,
+                &format!("warning: the delivery log was not written: {error}"),
+            );
+        }
+    }
+    all_kept
+}
+
+/// The reports of services that could not be built: failed, to be spooled like the rest.
+pub fn broken_reports(broken: &[Broken]) -> Vec<Report> {
+    broken
+        .iter()
+        .map(|broken| Report {
+            service: broken.name.clone(),
+            broker: broken.broker_name.clone(),
+            delivery: crate::deliver::new_delivery_id(),
+            outcome: crate::broker::Outcome::failed(format!("{:#}", broken.error)),
+            attempts: 1,
+            duration: std::time::Duration::ZERO,
+            log_error: None,
+        })
+        .collect()
+}
+
+/// Exit status 0 or 1.
+pub fn exit(ok: bool) -> std::process::ExitCode {
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }

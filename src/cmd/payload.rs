@@ -74,9 +74,7 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
         max_commits,
         diff_lines: None,
     };
-    let changes = git::collect(&context.git, &updates, limits)?;
-    let repository = push::repository(&context, &loaded.config.repository, &loaded.site);
-    let event = push::assemble(changes, repository, &loaded.site, push::pusher());
+    let event = super::build_event(&context, &loaded, &updates, limits, push::pusher())?;
     let id = deliver::new_delivery_id();
     let broker = service.map(|service| (service.broker_name.as_str(), &service.options));
     let text = match request.format {

@@ -12,6 +12,8 @@ pub struct Received {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -62,9 +64,23 @@ impl Receiver {
         Receiver::with_statuses(&[])
     }
 
-    /// Answers with `statuses` in turn, then 200.
+    /// Answers with `statuses` in turn, then 200. A 429 carries `Retry-After: 1`.
     pub fn with_statuses(statuses: &[u16]) -> Receiver {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind receiver"));
+        Receiver::serve("127.0.0.1:0", statuses, None)
+    }
+
+    /// Answers 200 on a given port (to bring a dead destination to life).
+    pub fn on_port(port: u16) -> Receiver {
+        Receiver::serve(&format!("127.0.0.1:{port}"), &[], None)
+    }
+
+    /// Records each request, then waits `delay` before answering 200 (a hung receiver).
+    pub fn hanging(delay: std::time::Duration) -> Receiver {
+        Receiver::serve("127.0.0.1:0", &[], Some(delay))
+    }
+
+    fn serve(address: &str, statuses: &[u16], delay: Option<std::time::Duration>) -> Receiver {
+        let server = Arc::new(tiny_http::Server::http(address).expect("bind receiver"));
         let port = server.server_addr().to_ip().expect("ip address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let mut statuses: VecDeque<u16> = statuses.iter().copied().collect();
@@ -84,10 +100,28 @@ impl Receiver {
                             .map(|h| (h.field.to_string(), h.value.to_string()))
                             .collect(),
                         body,
+                        at: std::time::Instant::now(),
                     });
                     let status = statuses.pop_front().unwrap_or(200);
-                    let _ = request
-                        .respond(tiny_http::Response::from_string("ok").with_status_code(status));
+                    let mut response =
+                        tiny_http::Response::from_string("ok").with_status_code(status);
+                    if status == 429 {
+                        response.add_header(
+                            tiny_http::Header::from_bytes("Retry-After", "1").expect("header"),
+                        );
+                    }
+                    match delay {
+                        // Answer late from another thread, so the receiver keeps recording.
+                        Some(delay) => {
+                            std::thread::spawn(move || {
+                                std::thread::sleep(delay);
+                                let _ = request.respond(response);
+                            });
+                        }
+                        None => {
+                            let _ = request.respond(response);
+                        }
+                    }
                 }
             })
         };

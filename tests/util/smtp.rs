@@ -18,7 +18,14 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
+    /// aiosmtpd storing every message.
     pub fn start(dir: &std::path::Path) -> SmtpServer {
+        SmtpServer::with_handler(dir, "aiosmtpd.handlers.Mailbox")
+    }
+
+    /// aiosmtpd with a handler class (`module.Class`, looked up in tests/fixtures too)
+    /// that takes the maildir as its argument.
+    pub fn with_handler(dir: &std::path::Path, handler: &str) -> SmtpServer {
         let check = Command::new(python())
             .args(["-c", "import aiosmtpd"])
             .output();
@@ -30,7 +37,11 @@ impl SmtpServer {
         let port = super::free_port();
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .env(
+                "PYTHONPATH",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
+            )
+            .args(["-c", handler])
             .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

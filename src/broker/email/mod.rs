@@ -177,11 +177,11 @@ impl EmailBroker {
 impl Broker for EmailBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
         let Some(email) = render::render(delivery, &self.options) else {
-            return Outcome::Skipped("no new changesets and ref_changes = false".into());
+            return Outcome::skipped("no new changesets and ref_changes = false");
         };
         match self.message(&email) {
             Ok(message) => self.transport.send(&message, delivery.id),
-            Err(error) => Outcome::Failed(format!("{error:#}")),
+            Err(error) => Outcome::failed(format!("{error:#}")),
         }
     }
 

@@ -47,23 +47,42 @@ impl MailTransport {
     pub fn send(&self, message: &Message, delivery_id: &str) -> Outcome {
         match self {
             MailTransport::File(dir) => match write_eml(dir, delivery_id, &message.formatted()) {
-                Ok(path) => Outcome::Delivered(format!("written to {}", path.display())),
-                Err(error) => Outcome::Retry(format!("{error:#}")),
+                Ok(path) => Outcome::delivered(format!("written to {}", path.display())),
+                Err(error) => Outcome::retry(format!("{error:#}")),
             },
             MailTransport::Smtp(smtp) => match smtp.send(message) {
-                Ok(response) => Outcome::Delivered(format!(
-                    "SMTP {} {}",
-                    response.code(),
-                    response.first_line().unwrap_or("").trim()
-                )),
-                Err(error) if error.is_permanent() => Outcome::Failed(format!("SMTP: {error}")),
-                Err(error) => Outcome::Retry(format!("SMTP: {error}")),
+                Ok(response) => {
+                    let code = response.code().to_string();
+                    let outcome = Outcome::delivered(format!(
+                        "SMTP {code} {}",
+                        response.first_line().unwrap_or("").trim()
+                    ));
+                    with_code(outcome, &code)
+                }
+                Err(error) => {
+                    let outcome = if error.is_permanent() {
+                        Outcome::failed(format!("SMTP: {error}"))
+                    } else {
+                        Outcome::retry(format!("SMTP: {error}"))
+                    };
+                    match error.status() {
+                        Some(code) => with_code(outcome, &code.to_string()),
+                        None => outcome,
+                    }
+                }
             },
             MailTransport::Sendmail(sendmail) => match sendmail.send(message) {
-                Ok(()) => Outcome::Delivered("handed to sendmail".into()),
-                Err(error) => Outcome::Retry(format!("sendmail: {error}")),
+                Ok(()) => Outcome::delivered("handed to sendmail"),
+                Err(error) => Outcome::retry(format!("sendmail: {error}")),
             },
         }
+    }
+}
+
+fn with_code(outcome: Outcome, code: &str) -> Outcome {
+    match code.parse() {
+        Ok(code) => outcome.with_status(code),
+        Err(_) => outcome,
     }
 }
 

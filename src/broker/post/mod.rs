@@ -130,7 +130,7 @@ impl Broker for PostBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
         let request = match self.request(delivery) {
             Ok(request) => request,
-            Err(error) => return Outcome::Failed(format!("{error:#}")),
+            Err(error) => return Outcome::failed(format!("{error:#}")),
         };
         let mut call = self
             .agent
@@ -145,17 +145,21 @@ impl Broker for PostBroker {
         match call.send(&request.body[..]) {
             Ok(response) => {
                 let status = response.status().as_u16();
-                match status {
-                    200..=299 => Outcome::Delivered(format!("HTTP {status}")),
-                    408 | 429 | 500..=599 => Outcome::Retry(format!("HTTP {status}")),
-                    _ => Outcome::Failed(format!("HTTP {status}")),
-                }
+                let detail = format!("HTTP {status}");
+                let outcome = match status {
+                    200..=299 => Outcome::delivered(detail),
+                    408 | 429 | 500..=599 => {
+                        Outcome::retry(detail).with_retry_after(retry_after(&response))
+                    }
+                    _ => Outcome::failed(detail),
+                };
+                outcome.with_status(i64::from(status))
             }
             Err(error) => {
                 let reason = format!("POST {}: {error}", self.url);
                 match error {
-                    ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::Failed(reason),
-                    _ => Outcome::Retry(reason),
+                    ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::failed(reason),
+                    _ => Outcome::retry(reason),
                 }
             }
         }
@@ -181,6 +185,13 @@ impl Broker for PostBroker {
         }
         Ok(text)
     }
+}
+
+/// The wait a `Retry-After: <seconds>` header asks for (an HTTP date is not honoured:
+/// the usual backoff applies).
+fn retry_after<B>(response: &ureq::http::Response<B>) -> Option<Duration> {
+    let value = response.headers().get("Retry-After")?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value (WHATWG URL standard).

@@ -179,3 +179,37 @@ fn attribute_branches<'u>(
     }
     Ok(branches)
 }
+
+/// A test event's changes: the tip of the default branch (what `HEAD` names) as one
+/// changeset on that branch, its parent as the old value.
+pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
+    let head = repo.find_reference("HEAD").context("reading HEAD")?;
+    let refname = match head.symbolic_target() {
+        Ok(Some(target)) => target.to_string(),
+        _ => "HEAD".to_string(),
+    };
+    let tip = head
+        .resolve()
+        .and_then(|reference| reference.peel_to_commit())
+        .with_context(|| format!("the default branch {refname} has no commits yet"))?;
+    let parent = tip.parent_ids().next();
+    let name = refname
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&refname)
+        .to_string();
+    let commit = commit::read(repo, tip.id(), Some(name.clone()), None)?;
+    Ok(Changes {
+        commits: vec![commit],
+        total_commits: 1,
+        refs: vec![RefChange {
+            refname: refname.clone(),
+            name,
+            kind: RefKind::Branch,
+            old: parent.map(|oid| oid.to_string()),
+            new: Some(tip.id().to_string()),
+            created: parent.is_none(),
+            deleted: false,
+            forced: false,
+        }],
+    })
+}

@@ -1,0 +1,88 @@
+//! `pushbroker log [REPO]`: recent deliveries, and what is waiting in the spool.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::deliver::log::DeliveryLog;
+use crate::deliver::spool::Spool;
+use crate::repo::RepoContext;
+
+/// What to show.
+pub struct Request {
+    /// How many attempts (newest last).
+    pub count: usize,
+    /// One JSON object per line instead of a table.
+    pub json: bool,
+    /// The spool instead of the log.
+    pub failed: bool,
+}
+
+/// Prints the newest attempts as a table (or JSON lines), or the spool's entries.
+pub fn run(repo: Option<&Path>, request: &Request, out: &mut dyn Write) -> Result<ExitCode> {
+    let context = RepoContext::open(repo)?;
+    let state = context.state();
+    if request.failed {
+        return spooled(&Spool::new(state.spool()), request.json, out);
+    }
+    let (attempts, invalid) = DeliveryLog::new(state.log()).recent(request.count)?;
+    if request.json {
+        for attempt in &attempts {
+            writeln!(out, "{}", serde_json::to_string(attempt)?)?;
+        }
+    } else {
+        writeln!(
+            out,
+            "{:<20}  {:<16} {:<8} {:<9} {:>8}  {:<36}  DETAIL",
+            "TIME", "SERVICE", "BROKER", "OUTCOME", "DURATION", "DELIVERY"
+        )?;
+        for a in &attempts {
+            let outcome = format!("{:?}", a.outcome).to_lowercase();
+            let duration = format!("{}ms", a.duration_ms);
+            writeln!(
+                out,
+                "{:<20}  {:<16} {:<8} {:<9} {:>8}  {:<36}  {}",
+                a.time, a.service, a.broker, outcome, duration, a.delivery, a.detail
+            )?;
+        }
+    }
+    if invalid > 0 {
+        writeln!(
+            out,
+            "({invalid} lines of the log are not valid JSON and were left out)"
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn spooled(spool: &Spool, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
+    let entries = spool.entries()?;
+    if !json {
+        writeln!(
+            out,
+            "{:<36}  {:<20}  {:<16} LAST ERROR",
+            "DELIVERY", "SPOOLED", "SERVICE"
+        )?;
+    }
+    for entry in entries {
+        match entry {
+            Ok(entry) if json => writeln!(
+                out,
+                "{}",
+                serde_json::json!({"delivery": entry.id, "created": entry.created, "service": entry.service(), "last_error": entry.last_error()})
+            )?,
+            Ok(entry) => writeln!(
+                out,
+                "{:<36}  {:<20}  {:<16} {}",
+                entry.id,
+                entry.created,
+                entry.service(),
+                entry.last_error()
+            )?,
+            Err(error) => writeln!(out, "{error:#}")?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

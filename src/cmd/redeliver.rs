@@ -1,0 +1,204 @@
+//! `pushbroker redeliver [REPO] [ID…|--all]`: sends spooled deliveries again.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::{Loaded, build_event, exit, settle};
+use crate::deliver::log::DeliveryLog;
+use crate::deliver::spool::{self, Entry, Item, Spool};
+use crate::deliver::{self, Job};
+use crate::repo::RepoContext;
+use crate::report::{self, Kept};
+use crate::scm::git;
+
+/// Redelivers the spooled entries named by `ids` (all when empty) through the services
+/// as the config defines them now, with their original event and delivery id. A
+/// delivered entry leaves the spool; the spool is locked meanwhile, so two runs never
+/// send one entry twice. Exit 0 when nothing is left failing (an empty spool included).
+pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<ExitCode> {
+    let context = RepoContext::open(repo)?;
+    let state = context.state();
+    let spool = Spool::new(state.spool());
+    let _lock = spool.lock()?;
+    let mut ok = true;
+    let mut entries = Vec::new();
+    for entry in spool.entries()? {
+        match entry {
+            Ok(entry) if ids.is_empty() || ids.contains(&entry.id) => entries.push(entry),
+            Ok(_) => {}
+            Err(error) => {
+                ok = false;
+                report::line(out, &format!("{error:#}"));
+            }
+        }
+    }
+    for id in ids
+        .iter()
+        .filter(|id| !entries.iter().any(|entry| &entry.id == *id))
+    {
+        ok = false;
+        report::line(
+            out,
+            &format!("{id}: no such delivery in {}", state.spool().display()),
+        );
+    }
+    if entries.is_empty() {
+        if ok {
+            report::line(out, "nothing to redeliver");
+        }
+        return Ok(exit(ok));
+    }
+    let loaded = match super::load(&context) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for error in &errors.0 {
+                report::line(out, &error.to_string());
+            }
+            report::line(
+                out,
+                &format!(
+                    "{} spooled deliveries kept: fix the config first",
+                    entries.len()
+                ),
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let log = DeliveryLog::new(state.log());
+    for entry in entries {
+        ok &= match entry.item {
+            Item::Delivery { .. } => redeliver_one(&loaded, &spool, &log, entry, out)?,
+            Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, &log, entry, out)?,
+        };
+    }
+    Ok(exit(ok))
+}
+
+/// Sends one spooled delivery through the service of its name.
+fn redeliver_one(
+    loaded: &Loaded,
+    spool: &Spool,
+    log: &DeliveryLog,
+    entry: Entry,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let Item::Delivery {
+        service,
+        attempts,
+        mut push,
+        diffs,
+        ..
+    } = entry.item.clone()
+    else {
+        unreachable!("called for deliveries only");
+    };
+    let Some(found) = loaded
+        .services
+        .iter()
+        .find(|candidate| candidate.name == service)
+    else {
+        report::line(
+            out,
+            &format!(
+                "{}: the service {service:?} is no longer configured: kept",
+                entry.id
+            ),
+        );
+        return Ok(false);
+    };
+    spool::restore_diffs(&mut push, &diffs);
+    let push = Arc::new(*push);
+    let job = Job {
+        service: Arc::clone(found),
+        id: entry.id.clone(),
+        attempts_before: attempts,
+        ignore_filter: true,
+    };
+    let deadline = Instant::now() + loaded.site.limits.budget.0;
+    let report = deliver::run(Arc::clone(&push), vec![job], log, deadline)
+        .pop()
+        .context("one job gives one report")?;
+    let kept = if report.outcome.is_failure() {
+        let mut again = Entry::delivery(
+            &entry.id,
+            &report.service,
+            &report.broker,
+            report.attempts,
+            &report.outcome.detail,
+            &push,
+        );
+        again.created = entry.created.clone();
+        match spool.write(&again) {
+            Ok(_) => Kept::Spooled,
+            Err(error) => Kept::Lost(format!("{error:#}")),
+        }
+    } else {
+        spool.remove(&entry.id)?;
+        Kept::NotNeeded
+    };
+    report::line(
+        out,
+        &format!("{}: {}", entry.id, report::service_line(&report, &kept)),
+    );
+    Ok(!report.outcome.is_failure())
+}
+
+/// Builds the event of a push spooled raw (its config was invalid) and delivers it to
+/// every service; what fails is spooled as deliveries, and the raw entry leaves.
+fn deliver_raw(
+    context: &RepoContext,
+    loaded: &Loaded,
+    spool: &Spool,
+    log: &DeliveryLog,
+    entry: Entry,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let Item::Raw {
+        lines,
+        user,
+        pushed_at,
+        ..
+    } = &entry.item
+    else {
+        unreachable!("called for raw pushes only");
+    };
+    let built = git::input::parse(&lines.join("\n")).and_then(|updates| {
+        let limits = crate::service::limits(&loaded.services);
+        build_event(context, loaded, &updates, limits, user.clone())
+    });
+    let mut event = match built {
+        Ok(event) => event,
+        Err(error) => {
+            report::line(
+                out,
+                &format!("{}: cannot rebuild the push: {error:#}: kept", entry.id),
+            );
+            return Ok(false);
+        }
+    };
+    event.pushed_at = pushed_at.clone();
+    let event = Arc::new(event);
+    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
+    let deadline = Instant::now() + loaded.site.limits.budget.0;
+    let mut reports = super::broken_reports(&loaded.broken);
+    reports.extend(deliver::run(Arc::clone(&event), jobs, log, deadline));
+    report::line(
+        out,
+        &format!(
+            "{}: the push of {} ({} refs), built now:",
+            entry.id,
+            pushed_at,
+            lines.len()
+        ),
+    );
+    let kept = settle(&reports, &event, spool, out);
+    if kept {
+        spool.remove(&entry.id)?;
+    }
+    Ok(kept && !reports.iter().any(|report| report.outcome.is_failure()))
+}

@@ -1,0 +1,64 @@
+//! `pushbroker test [REPO] [--service NAME]`: the forge's "Test delivery" button.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use super::exit;
+use crate::deliver::log::DeliveryLog;
+use crate::deliver::{self, Job};
+use crate::push;
+use crate::repo::RepoContext;
+use crate::report::{self, Kept};
+use crate::scm::git;
+
+/// Delivers a test event (the tip of the default branch as one changeset, `"test":
+/// true` in the payload) to every service, or the one named, whatever its branch
+/// filter. Prints one line per service; nothing is spooled. Exit 1 when any failed.
+pub fn run(repo: Option<&Path>, only: Option<&str>, out: &mut dyn Write) -> Result<ExitCode> {
+    let context = RepoContext::open(repo)?;
+    let loaded = super::load(&context)?;
+    let services: Vec<_> = loaded
+        .services
+        .iter()
+        .filter(|service| only.is_none_or(|name| service.name == name))
+        .cloned()
+        .collect();
+    if services.is_empty() {
+        match only {
+            Some(name) => bail!(
+                "no service named {name:?} in {}",
+                loaded.config.path.display()
+            ),
+            None => bail!("no services configured in {}", loaded.config.path.display()),
+        }
+    }
+    let changes = git::tip_of_default_branch(&context.git)?;
+    let repository = push::repository(&context, &loaded.config.repository, &loaded.site);
+    let mut event = push::assemble(changes, repository, &loaded.site, push::pusher());
+    event.test = true;
+    let jobs = services
+        .into_iter()
+        .map(|service| Job {
+            ignore_filter: true,
+            ..Job::new(service)
+        })
+        .collect();
+    let deadline = Instant::now() + loaded.site.limits.budget.0;
+    let reports = deliver::run(
+        Arc::new(event),
+        jobs,
+        &DeliveryLog::new(context.state().log()),
+        deadline,
+    );
+    for delivery in &reports {
+        report::line(out, &report::service_line(delivery, &Kept::NotNeeded));
+    }
+    Ok(exit(
+        !reports.iter().any(|delivery| delivery.outcome.is_failure()),
+    ))
+}

@@ -1,0 +1,141 @@
+//! The delivery log, `<state>/deliveries.jsonl`: one JSON line per attempt.
+//!
+//! Each line is written with one `write` on a file opened for appending, so lines of
+//! concurrent pushes never interleave. Past [`ROTATE_BYTES`] the file is rotated (under a
+//! lock) and the last [`KEEP`] old files are kept.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::broker::Verdict;
+
+/// Size at which the log is rotated.
+pub const ROTATE_BYTES: u64 = 8 * 1024 * 1024;
+/// Rotated files kept (`deliveries.jsonl.1` … `.3`).
+pub const KEEP: usize = 3;
+
+/// One attempt, as logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When the attempt ended, RFC 3339 UTC.
+    pub time: String,
+    /// The delivery id.
+    pub delivery: String,
+    /// The service's name.
+    pub service: String,
+    /// The broker's name.
+    pub broker: String,
+    /// 1 for the first attempt of a delivery, counted across redeliveries.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: Verdict,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// HTTP status, SMTP reply code or exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i64>,
+    /// The receiver's answer or the reason it failed.
+    pub detail: String,
+}
+
+/// The log of one repository.
+#[derive(Debug, Clone)]
+pub struct DeliveryLog {
+    path: PathBuf,
+}
+
+impl DeliveryLog {
+    /// The log at `path`.
+    pub fn new(path: PathBuf) -> DeliveryLog {
+        DeliveryLog { path }
+    }
+
+    /// Appends one attempt.
+    pub fn append(&self, attempt: &Attempt) -> Result<()> {
+        let mut line = serde_json::to_vec(attempt).context("serializing a log line")?;
+        line.push(b'\n');
+        let dir = self.path.parent().context("the log has a directory")?;
+        crate::state::create_private_dir(dir)?;
+        self.rotate_if_large()?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&self.path)
+            .with_context(|| format!("opening {}", self.path.display()))?;
+        file.write_all(&line)
+            .with_context(|| format!("appending to {}", self.path.display()))
+    }
+
+    fn rotate_if_large(&self) -> Result<()> {
+        let large = |path: &Path| fs::metadata(path).is_ok_and(|meta| meta.len() >= ROTATE_BYTES);
+        if !large(&self.path) {
+            return Ok(());
+        }
+        let lock = lock_file(&self.path.with_extension("lock"))?;
+        // Another push may have rotated while this one waited for the lock.
+        if large(&self.path) {
+            for index in (1..KEEP).rev() {
+                let _ = fs::rename(self.rotated(index), self.rotated(index + 1));
+            }
+            fs::rename(&self.path, self.rotated(1))
+                .with_context(|| format!("rotating {}", self.path.display()))?;
+        }
+        drop(lock);
+        Ok(())
+    }
+
+    fn rotated(&self, index: usize) -> PathBuf {
+        PathBuf::from(format!("{}.{index}", self.path.display()))
+    }
+
+    /// The newest `count` attempts, oldest first (the current file, then rotated ones).
+    /// Lines that are not valid JSON are counted in the second value, not returned.
+    pub fn recent(&self, count: usize) -> Result<(Vec<Attempt>, usize)> {
+        let mut attempts = Vec::new();
+        let mut invalid = 0;
+        let files = std::iter::once(self.path.clone()).chain((1..=KEEP).map(|i| self.rotated(i)));
+        for path in files {
+            if attempts.len() >= count {
+                break;
+            }
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            let mut lines = Vec::new();
+            for line in BufReader::new(file).lines() {
+                let line = line.with_context(|| format!("reading {}", path.display()))?;
+                match serde_json::from_str::<Attempt>(&line) {
+                    Ok(attempt) => lines.push(attempt),
+                    Err(_) => invalid += 1,
+                }
+            }
+            lines.extend(attempts);
+            attempts = lines;
+        }
+        let skip = attempts.len().saturating_sub(count);
+        Ok((attempts.split_off(skip), invalid))
+    }
+}
+
+/// Takes an exclusive lock on `path` (created if needed), held until the file is dropped.
+pub fn lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        crate::state::create_private_dir(dir)?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("opening the lock {}", path.display()))?;
+    file.lock()
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
+}

@@ -1,0 +1,192 @@
+//! Running a push's services: in parallel, with retries, within the hook's budget.
+//!
+//! Every service's delivery runs on its own thread, so the hook takes as long as its
+//! slowest service, not the sum. Transient failures are retried with backoff while the
+//! budget allows; an attempt that used most of its timeout is not repeated inline (the
+//! receiver hung: `redeliver` tries again later). Every attempt is one line in the
+//! delivery log. What still failed is returned for the caller to spool.
+
+pub mod log;
+pub mod spool;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::broker::{Delivery, Outcome, Verdict};
+use crate::event::Push;
+use crate::service::Service;
+use log::{Attempt, DeliveryLog};
+
+/// Most attempts of one delivery in one run (hook, `redeliver` or `test`).
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The first wait before a retry; it doubles each time.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// How long past the budget the hook waits for a delivery thread before giving up on it.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// One delivery to make: a service and the delivery's id.
+pub struct Job {
+    /// The service.
+    pub service: Arc<Service>,
+    /// The delivery id: new for a push, the original one for a redelivery.
+    pub id: String,
+    /// Attempts made in earlier runs.
+    pub attempts_before: u32,
+    /// Deliver even when the service's branch filter does not match (`pushbroker test`).
+    pub ignore_filter: bool,
+}
+
+impl Job {
+    /// A first delivery of a push to `service`.
+    pub fn new(service: Arc<Service>) -> Job {
+        Job {
+            service,
+            id: new_delivery_id(),
+            attempts_before: 0,
+            ignore_filter: false,
+        }
+    }
+}
+
+/// What happened to one delivery.
+#[derive(Debug)]
+pub struct Report {
+    /// The service's name.
+    pub service: String,
+    /// The broker's name.
+    pub broker: String,
+    /// The delivery id.
+    pub delivery: String,
+    /// How the last attempt ended.
+    pub outcome: Outcome,
+    /// Attempts made, earlier runs included.
+    pub attempts: u32,
+    /// How long this run's attempts took.
+    pub duration: Duration,
+    /// Set when the delivery log could not be written.
+    pub log_error: Option<String>,
+}
+
+/// Runs every job at once and waits for all of them, at most until `deadline` (plus a
+/// second of grace). A job still running then is reported as to be retried.
+pub fn run(push: Arc<Push>, jobs: Vec<Job>, log: &DeliveryLog, deadline: Instant) -> Vec<Report> {
+    let (sender, receiver) = mpsc::channel();
+    let mut pending: Vec<Option<Report>> = jobs
+        .iter()
+        .map(|job| {
+            Some(Report {
+                service: job.service.name.clone(),
+                broker: job.service.broker_name.clone(),
+                delivery: job.id.clone(),
+                outcome: Outcome::retry("still running when the hook's time budget ran out"),
+                attempts: job.attempts_before + 1,
+                duration: Duration::ZERO,
+                log_error: None,
+            })
+        })
+        .collect();
+    let mut reports: Vec<Option<Report>> = jobs.iter().map(|_| None).collect();
+    for (index, job) in jobs.into_iter().enumerate() {
+        let sender = sender.clone();
+        let push = Arc::clone(&push);
+        let log = log.clone();
+        // Detached, not scoped: a broker stuck past the budget must not hold the push;
+        // the process ends when the hook is done.
+        std::thread::spawn(move || {
+            let report = deliver_with_retries(&push, &job, &log, deadline);
+            let _ = sender.send((index, report));
+        });
+    }
+    drop(sender);
+    let mut left = reports.len();
+    while left > 0 {
+        let wait = (deadline + GRACE).saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(wait) {
+            Ok((index, report)) => {
+                reports[index] = Some(report);
+                left -= 1;
+            }
+            // Out of time, or a delivery thread died (a broker panicked).
+            Err(_) => break,
+        }
+    }
+    reports
+        .into_iter()
+        .zip(pending.iter_mut())
+        .map(|(report, fallback)| {
+            report
+                .or_else(|| fallback.take())
+                .expect("every job has a report")
+        })
+        .collect()
+}
+
+fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Instant) -> Report {
+    let service = &job.service;
+    let started = Instant::now();
+    let mut attempt = job.attempts_before;
+    let mut log_error = None;
+    loop {
+        attempt += 1;
+        let attempt_started = Instant::now();
+        let outcome = if job.ignore_filter || service.wants(push) {
+            service.broker.deliver(&delivery(push, service, &job.id))
+        } else {
+            Outcome::skipped("no pushed ref matches its branches filter")
+        };
+        let took = attempt_started.elapsed();
+        if let Err(error) = log.append(&attempt_line(job, attempt, &outcome, took)) {
+            log_error = Some(format!("{error:#}"));
+        }
+        let tries_here = attempt - job.attempts_before;
+        let hung = took >= service.timeout.mul_f32(0.8);
+        let wait = outcome
+            .retry_after
+            .unwrap_or(FIRST_BACKOFF * 2u32.pow(tries_here - 1));
+        let fits = Instant::now() + wait + service.timeout <= deadline;
+        if outcome.verdict != Verdict::Retry || tries_here >= MAX_ATTEMPTS || hung || !fits {
+            return Report {
+                service: service.name.clone(),
+                broker: service.broker_name.clone(),
+                delivery: job.id.clone(),
+                outcome,
+                attempts: attempt,
+                duration: started.elapsed(),
+                log_error,
+            };
+        }
+        std::thread::sleep(wait);
+    }
+}
+
+fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> Attempt {
+    Attempt {
+        time: crate::scm::dates::now_rfc3339(),
+        delivery: job.id.clone(),
+        service: job.service.name.clone(),
+        broker: job.service.broker_name.clone(),
+        attempt,
+        outcome: outcome.verdict,
+        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        status: outcome.status,
+        detail: outcome.detail.clone(),
+    }
+}
+
+/// The delivery of `push` to `service` under the id `id`.
+pub fn delivery<'a>(push: &'a Push, service: &'a Service, id: &'a str) -> Delivery<'a> {
+    Delivery {
+        id,
+        push,
+        service: &service.name,
+        broker: &service.broker_name,
+        options: &service.options,
+        max_commits: service.max_commits,
+    }
+}
+
+/// A fresh delivery id (a random UUID).
+pub fn new_delivery_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,209 @@
+//! The spool, `<state>/spool/`: one file per delivery that still has to be made.
+//!
+//! A file is written atomically (temporary file, fsync, rename; mode 0600) and holds
+//! either one service's failed delivery (the whole event, the delivery id, the attempts
+//! so far) or, when the config was invalid at push time, the raw push (its ref lines) to
+//! build the event from once the config is fixed. No secret is ever written: the event
+//! holds none, and errors are worded without them.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Diff, Push};
+
+/// The spool format's version, written in every file.
+pub const VERSION: u32 = 1;
+
+/// One spooled item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    /// Always [`VERSION`].
+    pub version: u32,
+    /// The delivery id (for a raw push: an id of its own, naming the file).
+    pub id: String,
+    /// When it was first spooled.
+    pub created: String,
+    /// What is spooled.
+    #[serde(flatten)]
+    pub item: Item,
+}
+
+/// What a spool file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Item {
+    /// One service's delivery of a built event.
+    Delivery {
+        /// The service's name; `redeliver` sends through the service of that name.
+        service: String,
+        /// The broker's name when it was spooled.
+        broker: String,
+        /// Attempts made so far.
+        attempts: u32,
+        /// Why the last attempt failed.
+        last_error: String,
+        /// The event.
+        push: Box<Push>,
+        /// Patches of the event's changesets, by full id (kept out of `push` because
+        /// they are not part of the payload).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        diffs: BTreeMap<String, Diff>,
+    },
+    /// A push whose event could not be built (the config was invalid).
+    Raw {
+        /// The hook's input lines (`<old> <new> <ref>`).
+        lines: Vec<String>,
+        /// The pusher.
+        user: String,
+        /// When the push happened.
+        pushed_at: String,
+        /// Why it could not be delivered.
+        last_error: String,
+    },
+}
+
+impl Entry {
+    /// A failed delivery of `push` to `service`.
+    pub fn delivery(
+        id: &str,
+        service: &str,
+        broker: &str,
+        attempts: u32,
+        last_error: &str,
+        push: &Push,
+    ) -> Entry {
+        let mut push = push.clone();
+        let diffs = push
+            .commits
+            .iter_mut()
+            .filter_map(|commit| Some((commit.raw_node.clone(), commit.diff.take()?)))
+            .collect();
+        Entry {
+            version: VERSION,
+            id: id.to_string(),
+            created: crate::scm::dates::now_rfc3339(),
+            item: Item::Delivery {
+                service: service.to_string(),
+                broker: broker.to_string(),
+                attempts,
+                last_error: last_error.to_string(),
+                push: Box::new(push),
+                diffs,
+            },
+        }
+    }
+
+    /// A raw push.
+    pub fn raw(lines: Vec<String>, user: &str, pushed_at: &str, last_error: &str) -> Entry {
+        Entry {
+            version: VERSION,
+            id: uuid::Uuid::new_v4().to_string(),
+            created: crate::scm::dates::now_rfc3339(),
+            item: Item::Raw {
+                lines,
+                user: user.to_string(),
+                pushed_at: pushed_at.to_string(),
+                last_error: last_error.to_string(),
+            },
+        }
+    }
+
+    /// The service it is for, or `*` for a raw push (every service).
+    pub fn service(&self) -> &str {
+        match &self.item {
+            Item::Delivery { service, .. } => service,
+            Item::Raw { .. } => "*",
+        }
+    }
+
+    /// Why it is spooled.
+    pub fn last_error(&self) -> &str {
+        match &self.item {
+            Item::Delivery { last_error, .. } | Item::Raw { last_error, .. } => last_error,
+        }
+    }
+}
+
+/// Puts the spooled patches back into the event.
+pub fn restore_diffs(push: &mut Push, diffs: &BTreeMap<String, Diff>) {
+    for commit in &mut push.commits {
+        commit.diff = diffs.get(&commit.raw_node).cloned();
+    }
+}
+
+/// A repository's spool directory.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    dir: PathBuf,
+}
+
+impl Spool {
+    /// The spool at `dir`.
+    pub fn new(dir: PathBuf) -> Spool {
+        Spool { dir }
+    }
+
+    /// The file of entry `id`.
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Writes (or rewrites) an entry atomically.
+    pub fn write(&self, entry: &Entry) -> Result<PathBuf> {
+        crate::state::create_private_dir(&self.dir)?;
+        let path = self.path(&entry.id);
+        let bytes = serde_json::to_vec(entry).context("serializing the spool entry")?;
+        crate::state::write_atomically(&path, &bytes)
+            .with_context(|| format!("spooling delivery {}", entry.id))?;
+        Ok(path)
+    }
+
+    /// Removes an entry once delivered.
+    pub fn remove(&self, id: &str) -> Result<()> {
+        let path = self.path(id);
+        match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(error).with_context(|| format!("removing {}", path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Every entry, oldest first. A file that cannot be read is an error naming it,
+    /// kept in place for the admin to look at.
+    pub fn entries(&self) -> Result<Vec<Result<Entry>>> {
+        let listing = match fs::read_dir(&self.dir) {
+            Ok(listing) => listing,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => {
+                return Err(error).with_context(|| format!("listing {}", self.dir.display()));
+            }
+        };
+        let mut paths: Vec<PathBuf> = listing
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        paths.sort();
+        let mut entries: Vec<Result<Entry>> = paths.iter().map(|path| read(path)).collect();
+        entries.sort_by(|a, b| match (a, b) {
+            (Ok(a), Ok(b)) => a.created.cmp(&b.created),
+            _ => std::cmp::Ordering::Equal,
+        });
+        Ok(entries)
+    }
+
+    /// The lock `redeliver` holds so that two runs never send the same entry twice.
+    pub fn lock(&self) -> Result<fs::File> {
+        super::log::lock_file(&self.dir.join(".lock"))
+    }
+}
+
+fn read(path: &Path) -> Result<Entry> {
+    let text = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a valid spool file", path.display()))
+}
