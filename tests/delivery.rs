@@ -470,3 +470,31 @@ fn test_sends_the_default_branch_tip_as_a_test_event() {
         unknown.stderr
     );
 }
+
+#[test]
+fn a_spool_that_cannot_be_written_is_reported_loudly() {
+    let env = TestEnv::new();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &post_service("ci", &format!("http://127.0.0.1:{}/", free_port()), ""),
+    );
+    // A file where the spool directory should be: nothing can be spooled.
+    std::fs::create_dir_all(server.join("pushbroker")).expect("state");
+    std::fs::write(server.join("pushbroker/spool"), "not a directory").expect("file");
+    let work = env.work("widgets");
+    let head = env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let push = env.push(&work, &server, &["main"]);
+    let lines = push.remote_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("ci (post): failed after 3 attempts: POST "),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].contains("; NOT spooled (creating ")
+            && lines[0].ends_with("): this delivery is lost"),
+        "{lines:?}"
+    );
+    assert_eq!(env.git_out(&server, &["rev-parse", "main"]), head);
+}

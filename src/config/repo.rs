@@ -329,3 +329,49 @@ fn redact_url_password(text: &str) -> String {
         _ => text.to_string(),
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<RepoConfig, ConfigErrors> {
+        parse(Source {
+            path: "pushbroker.toml".into(),
+            text: text.to_string(),
+        })
+    }
+
+    const VALID: &str = "[repository]\nname = \"w\"\n\n[[service]]\nbroker = \"email\"\nto = [\"a@example.com\"]\nbranches = [\"main\"]\n\n[[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nsecret = \"env:S\"\ntimeout = \"2s\"\n";
+
+    #[test]
+    fn the_seed_config_is_valid() {
+        let config = parse_text(VALID).expect("valid");
+        assert_eq!(config.services.len(), 2);
+    }
+
+    proptest! {
+        /// Arbitrary text: an error list or a config, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC*") {
+            let _ = parse_text(&text);
+        }
+
+        /// A valid config with one byte range replaced: every error is located inside
+        /// the file.
+        #[test]
+        fn mutated_configs_never_panic(at in 0..VALID.len(), len in 0usize..8, junk in "[\\[\\]\"= \na-z0-9{}.,*]{0,8}") {
+            let end = (at + len).min(VALID.len());
+            let (Some(head), Some(tail)) = (VALID.get(..at), VALID.get(end..)) else { return Ok(()) };
+            let text = format!("{head}{junk}{tail}");
+            if let Err(errors) = parse_text(&text) {
+                let lines = text.lines().count().max(1);
+                for error in errors.0 {
+                    prop_assert!(error.line <= lines + 1, "{error} is past the end");
+                    prop_assert!(!error.message.is_empty());
+                }
+            }
+        }
+    }
+}

@@ -47,12 +47,16 @@ pub struct Attempt {
 #[derive(Debug, Clone)]
 pub struct DeliveryLog {
     path: PathBuf,
+    rotate_bytes: u64,
 }
 
 impl DeliveryLog {
     /// The log at `path`.
     pub fn new(path: PathBuf) -> DeliveryLog {
-        DeliveryLog { path }
+        DeliveryLog {
+            path,
+            rotate_bytes: ROTATE_BYTES,
+        }
     }
 
     /// Appends one attempt.
@@ -73,7 +77,8 @@ impl DeliveryLog {
     }
 
     fn rotate_if_large(&self) -> Result<()> {
-        let large = |path: &Path| fs::metadata(path).is_ok_and(|meta| meta.len() >= ROTATE_BYTES);
+        let large =
+            |path: &Path| fs::metadata(path).is_ok_and(|meta| meta.len() >= self.rotate_bytes);
         if !large(&self.path) {
             return Ok(());
         }
@@ -138,4 +143,51 @@ pub fn lock_file(path: &Path) -> Result<File> {
     file.lock()
         .with_context(|| format!("locking {}", path.display()))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(n: u32) -> Attempt {
+        Attempt {
+            time: "2026-11-27T09:00:00Z".into(),
+            delivery: format!("id-{n}"),
+            service: "ci".into(),
+            broker: "post".into(),
+            attempt: n,
+            outcome: Verdict::Delivered,
+            duration_ms: 1,
+            status: Some(200),
+            detail: "HTTP 200".into(),
+        }
+    }
+
+    #[test]
+    fn rotates_past_its_size_and_keeps_the_newest_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = DeliveryLog {
+            path: dir.path().join("deliveries.jsonl"),
+            rotate_bytes: 400,
+        };
+        for n in 1..=40 {
+            log.append(&attempt(n)).expect("append");
+        }
+        let names: Vec<String> = (1..=KEEP + 1)
+            .filter(|i| log.rotated(*i).exists())
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(names, vec!["1", "2", "3"], "three rotated files, no fourth");
+        let (recent, invalid) = log.recent(5).expect("read");
+        assert_eq!(invalid, 0);
+        let ids: Vec<u32> = recent.iter().map(|a| a.attempt).collect();
+        assert_eq!(ids, vec![36, 37, 38, 39, 40]);
+        // Reading across files: more than the current file holds.
+        let (all, _) = log.recent(1000).expect("read");
+        assert!(all.len() > 5 && all.len() < 40, "{}", all.len());
+        assert!(
+            all.windows(2).all(|w| w[0].attempt < w[1].attempt),
+            "oldest first"
+        );
+    }
 }

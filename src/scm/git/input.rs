@@ -115,3 +115,27 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any input, however broken, parses or fails with a message: never a panic.
+        #[test]
+        fn parse_never_panics(input in "\\PC*(\n\\PC*){0,4}") {
+            let _ = super::parse(&input);
+        }
+
+        /// Lines shaped like real input but with random fields.
+        #[test]
+        fn near_valid_lines_never_panic(
+            old in "[0-9a-fA-Fz]{0,41}",
+            new in "[0-9a-f]{38,41}",
+            name in "(refs/)?[a-z/\\x00-\\x1f]{0,20}",
+            sep in "[ \t]{1,2}",
+        ) {
+            let _ = super::parse(&format!("{old}{sep}{new}{sep}{name}\n"));
+        }
+    }
+}
