@@ -17,6 +17,7 @@ pub mod config;
 pub mod deliver;
 pub mod event;
 pub mod install;
+pub mod net;
 pub mod push;
 pub mod repo;
 pub mod report;

@@ -6,6 +6,7 @@
 //! there.
 
 pub mod email;
+pub mod exec;
 pub mod post;
 
 use std::fmt;
@@ -90,6 +91,8 @@ pub struct Outcome {
     pub status: Option<i64>,
     /// How long the receiver asked us to wait before retrying (HTTP `Retry-After`).
     pub retry_after: Option<Duration>,
+    /// What a custom broker printed (capped), for the delivery log.
+    pub output: Option<String>,
 }
 
 /// The kind of an [`Outcome`].
@@ -114,6 +117,7 @@ impl Outcome {
             detail: detail.into(),
             status: None,
             retry_after: None,
+            output: None,
         }
     }
 
@@ -149,6 +153,12 @@ impl Outcome {
         self
     }
 
+    /// What the program printed.
+    pub fn with_output(mut self, output: Option<String>) -> Outcome {
+        self.output = output;
+        self
+    }
+
     /// Whether the delivery did not reach its receiver.
     pub fn is_failure(&self) -> bool {
         matches!(self.verdict, Verdict::Retry | Verdict::Failed)
@@ -177,25 +187,32 @@ pub fn parser(name: &str) -> Option<ParseFn> {
         .map(|(_, parse)| *parse)
 }
 
-/// The list of broker names, for messages.
-pub fn names_hint() -> String {
+/// The list of broker names, for messages: the built-in ones, then the registered ones.
+pub fn names_hint(registered: &[&str]) -> String {
     let names: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
-    format!("brokers: {}", names.join(", "))
+    match registered {
+        [] => format!("brokers: {}", names.join(", ")),
+        _ => format!("brokers: {}; registered: {}", names.join(", "), registered.join(", ")),
+    }
 }
 
 /// The error for a broker name that does not exist, with the closest name.
-pub fn unknown_message(name: &str) -> String {
+pub fn unknown_message(name: &str, registered: &[&str]) -> String {
     let closest = BUILTIN
         .iter()
-        .map(|(builtin, _)| (edit_distance(name, builtin), *builtin))
+        .map(|(builtin, _)| *builtin)
+        .chain(registered.iter().copied())
+        .map(|candidate| (edit_distance(name, candidate), candidate))
         .min()
         .filter(|(distance, _)| *distance <= 2);
+    let hint = names_hint(registered);
     match closest {
-        Some((_, suggestion)) => format!(
-            "unknown broker `{name}`: did you mean broker = \"{suggestion}\"? ({})",
-            names_hint()
+        Some((_, suggestion)) => {
+            format!("unknown broker `{name}`: did you mean broker = \"{suggestion}\"? ({hint})")
+        }
+        None => format!(
+            "unknown broker `{name}` ({hint}); a custom broker must be registered by the site admin (`pushbroker verify`)"
         ),
-        None => format!("unknown broker `{name}` ({})", names_hint()),
     }
 }
 
@@ -221,7 +238,8 @@ mod tests {
     #[test]
     fn unknown_brokers_get_a_suggestion() {
         assert_eq!(edit_distance("emial", "email"), 2);
-        assert!(unknown_message("emial").contains("did you mean broker = \"email\""));
-        assert!(!unknown_message("zzzzzz").contains("did you mean"));
+        assert!(unknown_message("emial", &[]).contains("did you mean broker = \"email\""));
+        assert!(unknown_message("trelo", &["trello"]).contains("did you mean broker = \"trello\""));
+        assert!(!unknown_message("zzzzzz", &[]).contains("did you mean"));
     }
 }

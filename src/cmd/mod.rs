@@ -39,17 +39,11 @@ pub struct Loaded {
 
 /// Loads the site and repository configs of `context` and builds its services.
 pub fn load(context: &RepoContext) -> Result<Loaded, ConfigErrors> {
-    let site = config::site::load();
-    let repo = config::repo::load(&context.config_path());
-    let (site, config) = match (site, repo) {
-        (Ok(site), Ok(config)) => (site, config),
-        (site, repo) => {
-            let mut errors = Vec::new();
-            errors.extend(site.err().into_iter().flat_map(|e| e.0));
-            errors.extend(repo.err().into_iter().flat_map(|e| e.0));
-            return Err(ConfigErrors(errors));
-        }
-    };
+    // The repository config is read against the site's registered brokers, so a site
+    // config error is reported alone.
+    let site = config::site::load()?;
+    let registered: Vec<&str> = site.brokers.keys().map(String::as_str).collect();
+    let config = config::repo::load(&context.config_path(), &registered)?;
     let (services, broken) = service::build_all(&config, &site, &context.state());
     Ok(Loaded {
         site,

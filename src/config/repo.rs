@@ -13,8 +13,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diagnostic::{ConfigError, ConfigErrors, Source};
-use super::secret;
+use super::secret::{self, SecretRef};
 use super::values::{HttpUrl, RefFilter, Timeout};
+use crate::broker::exec::ExecConfig;
 use crate::broker::{self, BrokerConfig};
 
 /// The default `max_commits` of a service.
@@ -79,8 +80,10 @@ struct CommonOptions {
 const COMMON_KEYS: &[&str] = &["name", "branches", "timeout", "max_commits"];
 const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 
-/// Loads `path`; a missing file is a config with no services.
-pub fn load(path: &Path) -> Result<RepoConfig, ConfigErrors> {
+/// Loads `path`; a missing file is a config with no services. `registered` names the
+/// custom brokers the site config registers: only those and the built-in ones may be
+/// used.
+pub fn load(path: &Path, registered: &[&str]) -> Result<RepoConfig, ConfigErrors> {
     if !path.exists() {
         return Ok(RepoConfig {
             path: path.to_path_buf(),
@@ -89,11 +92,11 @@ pub fn load(path: &Path) -> Result<RepoConfig, ConfigErrors> {
             inline_secrets: Vec::new(),
         });
     }
-    parse(Source::read(path)?)
+    parse(Source::read(path)?, registered)
 }
 
 /// Parses a config's text.
-pub fn parse(source: Source) -> Result<RepoConfig, ConfigErrors> {
+pub fn parse(source: Source, registered: &[&str]) -> Result<RepoConfig, ConfigErrors> {
     let doc = DeTable::parse(&source.text)
         .map_err(|error| ConfigErrors(vec![source.toml_error(&error)]))?;
     let mut loader = Loader {
@@ -101,6 +104,7 @@ pub fn parse(source: Source) -> Result<RepoConfig, ConfigErrors> {
         errors: Vec::new(),
         inline_secrets: Vec::new(),
         counts: HashMap::new(),
+        registered,
     };
     let mut repository = RepositoryConfig::default();
     let mut services = Vec::new();
@@ -123,6 +127,11 @@ pub fn parse(source: Source) -> Result<RepoConfig, ConfigErrors> {
                     "`service` must be written as [[service]] tables",
                 ),
             },
+            "brokers" => loader.error(
+                key.span(),
+                "a repository config cannot register brokers: [brokers.NAME] belongs in the \
+                 site config, where the server admin pins a verified program",
+            ),
             other => loader.error(
                 key.span(),
                 format!("unknown section `{other}`: write [repository] or [[service]]"),
@@ -147,6 +156,8 @@ struct Loader<'s> {
     inline_secrets: Vec<ConfigError>,
     /// Services seen so far per broker, for default names.
     counts: HashMap<String, usize>,
+    /// The custom brokers the site registers.
+    registered: &'s [&'s str],
 }
 
 impl Loader<'_> {
@@ -165,7 +176,7 @@ impl Loader<'_> {
                 span,
                 format!(
                     "this [[service]] has no broker: add broker = \"…\" ({})",
-                    broker::names_hint()
+                    broker::names_hint(self.registered)
                 ),
             );
             return None;
@@ -177,10 +188,27 @@ impl Loader<'_> {
             );
             return None;
         };
-        let Some(parse_options) = broker::parser(&broker_name) else {
-            self.error(broker_value.span(), broker::unknown_message(&broker_name));
+        if let Some((key, _)) = table.get_key_value("command") {
+            self.error(
+                key.span(),
+                "a repository config cannot name a program to run: ask the site admin to \
+                 verify and register it as [brokers.NAME], then write broker = \"NAME\"",
+            );
             return None;
-        };
+        }
+        if broker_name.contains('/') || broker_name.starts_with('.') {
+            self.error(
+                broker_value.span(),
+                "broker must be a name, not a path: ask the site admin to verify and register \
+                 the program (`pushbroker verify`)",
+            );
+            return None;
+        }
+        let parse_options = broker::parser(&broker_name);
+        if parse_options.is_none() && !self.registered.contains(&broker_name.as_str()) {
+            self.error(broker_value.span(), broker::unknown_message(&broker_name, self.registered));
+            return None;
+        }
         let mut common = DeTable::new();
         let mut own = DeTable::new();
         for (key, value) in table.iter() {
@@ -204,7 +232,10 @@ impl Loader<'_> {
             ValueDeserializer::from(Spanned::new(span.clone(), DeValue::Table(table)))
         }
         let common = CommonOptions::deserialize(as_value(&span, common));
-        let options = parse_options(as_value(&span, own));
+        let options = match parse_options {
+            Some(parse_options) => parse_options(as_value(&span, own)),
+            None => self.exec_options(&broker_name, &own),
+        };
         let (common, options) = match (common, options) {
             (Ok(common), Ok(options)) => (common, options),
             (common, options) => {
@@ -242,6 +273,29 @@ impl Loader<'_> {
             options,
             redacted,
         })
+    }
+
+    /// A registered broker's options: free-form; the secret ones are kept to hand to
+    /// the program in its environment.
+    fn exec_options(
+        &mut self,
+        broker_name: &str,
+        own: &DeTable<'_>,
+    ) -> Result<Box<dyn BrokerConfig>, toml::de::Error> {
+        let mut secrets = Vec::new();
+        for (key, value) in own.iter() {
+            let name = key.get_ref().as_ref();
+            let Some(text) = value.get_ref().as_str() else { continue };
+            if secret::is_reference(text) || SECRET_KEYS.contains(&name) {
+                // Through the deserializer, so an error carries the value's position.
+                let parsed = SecretRef::deserialize(ValueDeserializer::from(value.clone()))?;
+                secrets.push((name.to_string(), parsed));
+            }
+        }
+        Ok(Box::new(ExecConfig {
+            broker: broker_name.to_string(),
+            secrets,
+        }))
     }
 
     fn note_inline_secret(&mut self, key: &str, value: &Spanned<DeValue<'_>>) {
@@ -337,10 +391,13 @@ mod fuzz {
     use super::*;
 
     fn parse_text(text: &str) -> Result<RepoConfig, ConfigErrors> {
-        parse(Source {
-            path: "pushbroker.toml".into(),
-            text: text.to_string(),
-        })
+        parse(
+            Source {
+                path: "pushbroker.toml".into(),
+                text: text.to_string(),
+            },
+            &["trello"],
+        )
     }
 
     const VALID: &str = "[repository]\nname = \"w\"\n\n[[service]]\nbroker = \"email\"\nto = [\"a@example.com\"]\nbranches = [\"main\"]\n\n[[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nsecret = \"env:S\"\ntimeout = \"2s\"\n";

@@ -29,6 +29,10 @@ pub struct SiteConfig {
     pub email: EmailSite,
     /// Time limits.
     pub limits: LimitsSite,
+    /// Which network destinations brokers may reach.
+    pub network: NetworkSite,
+    /// Custom brokers the admin verified and registered, by name.
+    pub brokers: std::collections::BTreeMap<String, BrokerRegistration>,
 }
 
 impl Default for SiteConfig {
@@ -39,6 +43,8 @@ impl Default for SiteConfig {
             commit_url: "{repo_url}/commits/{node}".into(),
             email: EmailSite::default(),
             limits: LimitsSite::default(),
+            network: NetworkSite::default(),
+            brokers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -133,6 +139,77 @@ impl Default for LimitsSite {
             timeout: Timeout(std::time::Duration::from_secs(10)),
             budget: Timeout(std::time::Duration::from_secs(30)),
         }
+    }
+}
+
+/// `[network]`: destinations checked against every address a host resolves to,
+/// before any connection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSite {
+    /// Refused ranges; default the link-local ranges, where cloud metadata services live.
+    pub deny: Vec<ipnet::IpNet>,
+    /// Exceptions to `deny`.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
+impl Default for NetworkSite {
+    fn default() -> Self {
+        NetworkSite {
+            deny: vec![
+                "169.254.0.0/16".parse().expect("a valid range"),
+                "fe80::/10".parse().expect("a valid range"),
+            ],
+            allow: Vec::new(),
+        }
+    }
+}
+
+/// `[brokers.NAME]`: a custom broker program, pinned by its sha256.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerRegistration {
+    /// The program's absolute path.
+    pub command: ProgramPath,
+    /// The program's sha256 (as `pushbroker verify` printed it); a program that no longer
+    /// matches is not run.
+    pub sha256: Sha256Hex,
+    /// Arguments passed before anything else.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Default timeout of its deliveries (a service's own `timeout` wins).
+    pub timeout: Option<Timeout>,
+}
+
+/// An absolute program path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramPath(pub PathBuf);
+
+impl<'de> Deserialize<'de> for ProgramPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let path = PathBuf::from(String::deserialize(deserializer)?);
+        if !path.is_absolute() {
+            return Err(D::Error::custom(
+                "command must be an absolute path, e.g. \"/usr/local/lib/pushbroker/brokers/trello\"",
+            ));
+        }
+        Ok(ProgramPath(path))
+    }
+}
+
+/// A sha256 digest in lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sha256Hex(pub String);
+
+impl<'de> Deserialize<'de> for Sha256Hex {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?.to_ascii_lowercase();
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(D::Error::custom(
+                "sha256 must be 64 hex digits: copy it from `pushbroker verify PROGRAM`",
+            ));
+        }
+        Ok(Sha256Hex(text))
     }
 }
 

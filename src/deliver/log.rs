@@ -41,6 +41,9 @@ pub struct Attempt {
     pub status: Option<i64>,
     /// The receiver's answer or the reason it failed.
     pub detail: String,
+    /// What a custom broker printed (capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// The log of one repository.
@@ -160,6 +163,7 @@ mod tests {
             duration_ms: 1,
             status: Some(200),
             detail: "HTTP 200".into(),
+            output: None,
         }
     }
 

@@ -171,6 +171,7 @@ fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> A
         duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         status: outcome.status,
         detail: outcome.detail.clone(),
+        output: outcome.output.clone(),
     }
 }
 

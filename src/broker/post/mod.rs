@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::secret::SecretRef;
 use crate::config::values::HttpUrl;
+use crate::net::{self, NetworkPolicy, PolicyResolver};
 
 /// `[[service]] broker = "post"` options.
 #[derive(Debug, Deserialize)]
@@ -61,13 +62,19 @@ impl BrokerConfig for PostConfig {
         });
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(context.timeout))
             .max_redirects(0)
             .http_status_as_error(false)
+            // A proxy would be resolved instead of the destination, around the policy.
+            .proxy(None)
             .user_agent(crate::USER_AGENT)
-            .build()
-            .new_agent();
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            PolicyResolver::new(NetworkPolicy::new(&context.site.network)),
+        );
         Ok(Box::new(PostBroker {
             url: url.to_string(),
             basic_auth,
@@ -156,6 +163,9 @@ impl Broker for PostBroker {
                 outcome.with_status(i64::from(status))
             }
             Err(error) => {
+                if let Some(refused) = net::refusal(&error) {
+                    return Outcome::failed(format!("POST {}: refused before connecting: {refused}", self.url));
+                }
                 let reason = format!("POST {}: {error}", self.url);
                 match error {
                     ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::failed(reason),
