@@ -25,6 +25,7 @@ pub mod scm;
 pub mod service;
 pub mod state;
 pub mod text;
+pub mod verify;
 
 /// `User-Agent` of every HTTP request.
 pub const USER_AGENT: &str = concat!("pushbroker/", env!("CARGO_PKG_VERSION"));

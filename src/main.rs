@@ -76,6 +76,20 @@ enum Command {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
+    /// Run a custom broker against the conformance cases; print how to register it.
+    Verify {
+        /// The broker program.
+        program: PathBuf,
+        /// The name to register it under (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Each case's timeout.
+        #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+        timeout: std::time::Duration,
+        /// Arguments to register it with.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
     /// Print the payload a push would produce: [REPO] OLD NEW REF [OLD NEW REF…].
     Payload {
         /// Output form.
@@ -91,6 +105,10 @@ enum Command {
         #[arg(required = true, num_args = 3.., allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    pushbroker::config::values::Timeout::parse(text).map(|timeout| timeout.0)
 }
 
 fn main() -> ExitCode {
@@ -143,6 +161,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 count,
                 json,
                 failed,
+            },
+            &mut out,
+        ),
+        Command::Verify {
+            program,
+            name,
+            timeout,
+            args,
+        } => cmd::verify::run(
+            &cmd::verify::Request {
+                program: &program,
+                args: &args,
+                name: name.as_deref(),
+                timeout,
             },
             &mut out,
         ),

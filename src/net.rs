@@ -35,9 +35,17 @@ pub struct Refused {
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host == self.address.to_string() {
-            write!(f, "{} is denied by the site's [network] policy", self.address)
+            write!(
+                f,
+                "{} is denied by the site's [network] policy",
+                self.address
+            )
         } else {
-            write!(f, "{} resolves to {}, which the site's [network] policy denies", self.host, self.address)
+            write!(
+                f,
+                "{} resolves to {}, which the site's [network] policy denies",
+                self.host, self.address
+            )
         }
     }
 }
@@ -56,7 +64,8 @@ impl NetworkPolicy {
     /// Whether `address` may be reached: allowed explicitly, or not denied.
     pub fn permits(&self, address: IpAddr) -> bool {
         let address = address.to_canonical();
-        self.allow.iter().any(|net| net.contains(&address)) || !self.deny.iter().any(|net| net.contains(&address))
+        self.allow.iter().any(|net| net.contains(&address))
+            || !self.deny.iter().any(|net| net.contains(&address))
     }
 }
 
@@ -78,11 +87,23 @@ impl PolicyResolver {
 }
 
 impl Resolver for PolicyResolver {
-    fn resolve(&self, uri: &Uri, config: &Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let addresses = self.inner.resolve(uri, config, timeout)?;
-        if let Some(denied) = addresses.iter().find(|address| !self.policy.permits(address.ip())) {
+        if let Some(denied) = addresses
+            .iter()
+            .find(|address| !self.policy.permits(address.ip()))
+        {
             return Err(ureq::Error::Other(Box::new(Refused {
-                host: uri.host().unwrap_or_default().trim_matches(['[', ']']).to_string(),
+                host: uri
+                    .host()
+                    .unwrap_or_default()
+                    .trim_matches(['[', ']'])
+                    .to_string(),
                 address: denied.ip(),
             })));
         }
@@ -107,7 +128,10 @@ mod tests {
         let policy = NetworkPolicy::new(&NetworkSite::default());
         assert!(!policy.permits("169.254.169.254".parse().expect("ip")));
         assert!(!policy.permits("fe80::1".parse().expect("ip")));
-        assert!(!policy.permits("::ffff:169.254.169.254".parse().expect("ip")), "mapped IPv4 is IPv4");
+        assert!(
+            !policy.permits("::ffff:169.254.169.254".parse().expect("ip")),
+            "mapped IPv4 is IPv4"
+        );
         assert!(policy.permits("127.0.0.1".parse().expect("ip")));
         let policy = NetworkPolicy {
             deny: vec!["10.0.0.0/8".parse().expect("net")],

@@ -4,6 +4,7 @@
 mod util;
 
 mod check;
+mod custom;
 mod delivery;
 mod email;
 mod hook;

@@ -192,7 +192,11 @@ pub fn names_hint(registered: &[&str]) -> String {
     let names: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
     match registered {
         [] => format!("brokers: {}", names.join(", ")),
-        _ => format!("brokers: {}; registered: {}", names.join(", "), registered.join(", ")),
+        _ => format!(
+            "brokers: {}; registered: {}",
+            names.join(", "),
+            registered.join(", ")
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod log;
 pub mod payload;
 pub mod redeliver;
 pub mod test;
+pub mod verify;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -206,7 +206,10 @@ impl Loader<'_> {
         }
         let parse_options = broker::parser(&broker_name);
         if parse_options.is_none() && !self.registered.contains(&broker_name.as_str()) {
-            self.error(broker_value.span(), broker::unknown_message(&broker_name, self.registered));
+            self.error(
+                broker_value.span(),
+                broker::unknown_message(&broker_name, self.registered),
+            );
             return None;
         }
         let mut common = DeTable::new();
@@ -285,7 +288,9 @@ impl Loader<'_> {
         let mut secrets = Vec::new();
         for (key, value) in own.iter() {
             let name = key.get_ref().as_ref();
-            let Some(text) = value.get_ref().as_str() else { continue };
+            let Some(text) = value.get_ref().as_str() else {
+                continue;
+            };
             if secret::is_reference(text) || SECRET_KEYS.contains(&name) {
                 // Through the deserializer, so an error carries the value's position.
                 let parsed = SecretRef::deserialize(ValueDeserializer::from(value.clone()))?;

@@ -30,11 +30,12 @@ pub struct ExecConfig {
 
 impl BrokerConfig for ExecConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
-        let registration = context
-            .site
-            .brokers
-            .get(&self.broker)
-            .with_context(|| format!("the broker {:?} is not registered in the site config", self.broker))?;
+        let registration = context.site.brokers.get(&self.broker).with_context(|| {
+            format!(
+                "the broker {:?} is not registered in the site config",
+                self.broker
+            )
+        })?;
         Ok(Box::new(ExecBroker {
             name: self.broker.clone(),
             command: registration.command.0.clone(),
@@ -42,7 +43,11 @@ impl BrokerConfig for ExecConfig {
             args: registration.args.clone(),
             secrets: self.secrets.clone(),
             dir: context.state_dir.clone(),
-            repo: context.state_dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+            repo: context
+                .state_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
             timeout: context.timeout,
             extra_env: Vec::new(),
         }))
@@ -65,7 +70,12 @@ pub struct ExecBroker {
 
 impl ExecBroker {
     /// The broker `verify` runs: unpinned, in `dir`, with `PUSHBROKER_VERIFY=1`.
-    pub fn for_verify(command: &Path, args: &[String], dir: &Path, timeout: Duration) -> ExecBroker {
+    pub fn for_verify(
+        command: &Path,
+        args: &[String],
+        dir: &Path,
+        timeout: Duration,
+    ) -> ExecBroker {
         ExecBroker {
             name: "verify".into(),
             command: command.to_path_buf(),
@@ -82,8 +92,14 @@ impl ExecBroker {
     fn environment(&self, delivery: &Delivery<'_>) -> Result<Vec<(String, String)>> {
         let mut env = vec![
             ("PUSHBROKER_DELIVERY".to_string(), delivery.id.to_string()),
-            ("PUSHBROKER_SERVICE".to_string(), delivery.service.to_string()),
-            ("PUSHBROKER_REPO".to_string(), self.repo.display().to_string()),
+            (
+                "PUSHBROKER_SERVICE".to_string(),
+                delivery.service.to_string(),
+            ),
+            (
+                "PUSHBROKER_REPO".to_string(),
+                self.repo.display().to_string(),
+            ),
         ];
         env.extend(self.extra_env.iter().cloned());
         for (option, secret) in &self.secrets {
@@ -96,7 +112,9 @@ impl ExecBroker {
     }
 
     fn check_pin(&self) -> Result<(), String> {
-        let Some(pinned) = &self.sha256 else { return Ok(()) };
+        let Some(pinned) = &self.sha256 else {
+            return Ok(());
+        };
         let actual = sha256_file(&self.command).map_err(|error| format!("{error:#}"))?;
         if &actual != pinned {
             return Err(format!(
@@ -116,7 +134,8 @@ impl Broker for ExecBroker {
             return Outcome::failed(reason);
         }
         let (env, input) = match self.environment(delivery).and_then(|env| {
-            let input = serde_json::to_vec(&delivery.payload()).context("serializing the payload")?;
+            let input =
+                serde_json::to_vec(&delivery.payload()).context("serializing the payload")?;
             Ok((env, input))
         }) {
             Ok(prepared) => prepared,
@@ -148,8 +167,12 @@ impl Broker for ExecBroker {
             Exit::Code(0) => Outcome::delivered("exit 0"),
             Exit::Code(75) => Outcome::retry(format!("exit 75 (temporary failure){last_words}")),
             Exit::Code(code) => Outcome::failed(format!("exit {code}{last_words}")),
-            Exit::Signal(signal) => Outcome::failed(format!("killed by signal {signal}{last_words}")),
-            Exit::TimedOut => Outcome::retry(format!("killed after its {:?} timeout", self.timeout)),
+            Exit::Signal(signal) => {
+                Outcome::failed(format!("killed by signal {signal}{last_words}"))
+            }
+            Exit::TimedOut => {
+                Outcome::retry(format!("killed after its {:?} timeout", self.timeout))
+            }
         };
         let outcome = match finished.exit {
             Exit::Code(code) => outcome.with_status(i64::from(code)),
@@ -179,7 +202,13 @@ impl Broker for ExecBroker {
 pub fn secret_variable(option: &str) -> String {
     let name: String = option
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("PUSHBROKER_SECRET_{name}")
 }
@@ -187,7 +216,10 @@ pub fn secret_variable(option: &str) -> String {
 /// A file's sha256, lower-case hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn format_output(stdout: &str, stderr: &str) -> Option<String> {

@@ -164,7 +164,10 @@ impl Broker for PostBroker {
             }
             Err(error) => {
                 if let Some(refused) = net::refusal(&error) {
-                    return Outcome::failed(format!("POST {}: refused before connecting: {refused}", self.url));
+                    return Outcome::failed(format!(
+                        "POST {}: refused before connecting: {refused}",
+                        self.url
+                    ));
                 }
                 let reason = format!("POST {}: {error}", self.url);
                 match error {
