@@ -41,6 +41,7 @@ install_deps() {
   command -v cc >/dev/null || missing+=(gcc libc6-dev)
   command -v make >/dev/null || missing+=(make)
   command -v python3 >/dev/null || missing+=(python3)
+  command -v hg >/dev/null || missing+=(mercurial)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -25,16 +25,23 @@ enum Command {
         /// Print what each service would send; deliver nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Called by the Mercurial shim (hooks/pushbroker_hg.py), which speaks JSON on
+        /// stdin/stdout.
+        #[arg(long, hide = true)]
+        hg: bool,
+        /// The Mercurial push's first and last changeset, for the spool.
+        #[arg(long, hide = true, num_args = 2, requires = "hg")]
+        hg_range: Vec<String>,
     },
     /// Install the hook (and a starter pushbroker.toml) into repositories.
     Install {
-        /// Git repositories (bare or not).
+        /// Git repositories (bare or not) or Mercurial repositories.
         #[arg(required = true)]
         repos: Vec<PathBuf>,
     },
     /// Remove the hook, restoring any hook that was there before.
     Uninstall {
-        /// Git repositories.
+        /// Git or Mercurial repositories.
         #[arg(required = true)]
         repos: Vec<PathBuf>,
     },
@@ -101,8 +108,11 @@ enum Command {
         /// Render as this service would (its options and cap).
         #[arg(long)]
         service: Option<String>,
-        /// [REPO] then OLD NEW REF triples; OLD/NEW take any revision or 40 zeros.
-        #[arg(required = true, num_args = 3.., allow_hyphen_values = true)]
+        /// Mercurial: the changesets of this revset (e.g. "tip", "-3:").
+        #[arg(long, allow_hyphen_values = true)]
+        rev: Option<String>,
+        /// Git: [REPO] then OLD NEW REF triples (OLD/NEW: any revision, or 40 zeros);
+        /// with --rev: [REPO].
         args: Vec<String>,
     },
 }
@@ -136,7 +146,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     match cli.command {
-        Command::Hook { dry_run } => {
+        Command::Hook {
+            dry_run,
+            hg: true,
+            hg_range,
+        } => cmd::hook::run_hg(
+            hg_range.first().zip(hg_range.get(1)),
+            dry_run,
+            &mut out,
+            &mut err,
+        ),
+        Command::Hook {
+            dry_run, hg: false, ..
+        } => {
             let mut input = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut input)
@@ -185,6 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             max_commits,
             service,
+            rev,
             args,
         } => cmd::payload::run(
             cmd::payload::Request {
@@ -192,6 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 format,
                 max_commits,
                 service,
+                rev,
             },
             &mut out,
         ),

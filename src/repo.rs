@@ -1,55 +1,110 @@
-//! Opening a served repository and the places pushbroker uses inside it.
+//! Opening a served repository (Git or Mercurial) and the places pushbroker uses in it.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use git2::Repository;
 
 use crate::event::Scm;
 use crate::state::StateDir;
 
+/// The version control system behind a [`RepoContext`].
+pub enum Vcs {
+    /// A Git repository, read in-process with libgit2.
+    Git(Repository),
+    /// A Mercurial repository, read through `hg` (see [`crate::scm::hg`]).
+    Hg,
+}
+
 /// A repository pushbroker serves, with its config and state paths.
 pub struct RepoContext {
-    /// The open Git repository.
-    pub git: Repository,
-    /// `$GIT_DIR` (the `.git` directory, or the bare repository itself).
-    pub git_dir: PathBuf,
-    /// The directory named after the repository (the work tree, or the bare repository).
+    /// Git or Mercurial.
+    pub vcs: Vcs,
+    /// Where pushbroker's files live: `$GIT_DIR` (the `.git` directory or the bare
+    /// repository), or `.hg`.
+    pub meta_dir: PathBuf,
+    /// The directory named after the repository (work tree, bare repository, hg root).
     pub top: PathBuf,
 }
 
 impl RepoContext {
-    /// Opens the repository at `path` (a work tree, a `.git` directory or a bare
-    /// repository), or the one the environment names (`GIT_DIR`, or the current
-    /// directory) when `path` is `None`.
+    /// Opens the repository at `path` (a Git work tree, `.git` directory or bare
+    /// repository, or a Mercurial root), or the Git repository the environment names
+    /// (`GIT_DIR`, or the current directory) when `path` is `None`.
     pub fn open(path: Option<&Path>) -> Result<RepoContext> {
+        if let Some(path) = path
+            && path.join(".hg").is_dir()
+        {
+            return RepoContext::open_hg(path);
+        }
+        if path.is_none()
+            && std::env::var_os("GIT_DIR").is_none()
+            && let Some(root) = enclosing_hg_root()
+        {
+            return RepoContext::open_hg(&root);
+        }
         let git = match path {
-            Some(path) => Repository::open(path)
-                .with_context(|| format!("{} is not a Git repository", path.display()))?,
+            Some(path) => Repository::open(path).with_context(|| {
+                format!("{} is not a Git or Mercurial repository", path.display())
+            })?,
             None => Repository::open_from_env()
                 .context("not inside a Git repository (is GIT_DIR set?)")?,
         };
-        let git_dir = absolute(git.path());
+        let meta_dir = absolute(git.path());
         let top = match git.workdir() {
             Some(workdir) => absolute(workdir),
-            None => git_dir.clone(),
+            None => meta_dir.clone(),
         };
-        Ok(RepoContext { git, git_dir, top })
+        Ok(RepoContext {
+            vcs: Vcs::Git(git),
+            meta_dir,
+            top,
+        })
+    }
+
+    /// Opens the Mercurial repository whose root is `root`.
+    pub fn open_hg(root: &Path) -> Result<RepoContext> {
+        let top = absolute(root);
+        if !top.join(".hg").is_dir() {
+            bail!(
+                "{} is not a Mercurial repository (no .hg directory)",
+                root.display()
+            );
+        }
+        Ok(RepoContext {
+            vcs: Vcs::Hg,
+            meta_dir: top.join(".hg"),
+            top,
+        })
+    }
+
+    /// The Git repository; an error for a Mercurial one.
+    pub fn git(&self) -> Result<&Repository> {
+        match &self.vcs {
+            Vcs::Git(git) => Ok(git),
+            Vcs::Hg => bail!(
+                "{} is a Mercurial repository: use --rev REVSET",
+                self.top.display()
+            ),
+        }
     }
 
     /// The version control system.
     pub fn scm(&self) -> Scm {
-        Scm::Git
+        match self.vcs {
+            Vcs::Git(_) => Scm::Git,
+            Vcs::Hg => Scm::Hg,
+        }
     }
 
-    /// The repository config file, `$GIT_DIR/pushbroker.toml`.
+    /// The repository config file, `$GIT_DIR/pushbroker.toml` or `.hg/pushbroker.toml`.
     pub fn config_path(&self) -> PathBuf {
-        self.git_dir.join("pushbroker.toml")
+        self.meta_dir.join("pushbroker.toml")
     }
 
-    /// The state directory, `$GIT_DIR/pushbroker/`.
+    /// The state directory, `$GIT_DIR/pushbroker/` or `.hg/pushbroker/`.
     pub fn state(&self) -> StateDir {
-        StateDir::new(self.git_dir.join("pushbroker"))
+        StateDir::new(self.meta_dir.join("pushbroker"))
     }
 
     /// The default repository name: the directory name without `.git`.
@@ -62,6 +117,21 @@ impl RepoContext {
     pub fn default_owner(&self) -> String {
         self.top.parent().map(file_name).unwrap_or_default()
     }
+}
+
+/// The Mercurial root around the current directory, unless a Git repository is closer.
+fn enclosing_hg_root() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    for dir in cwd.ancestors() {
+        if dir.join(".hg").is_dir() {
+            return Some(dir.to_path_buf());
+        }
+        if dir.join(".git").exists() || (dir.join("HEAD").is_file() && dir.join("objects").is_dir())
+        {
+            return None;
+        }
+    }
+    None
 }
 
 fn file_name(path: &Path) -> String {

@@ -101,7 +101,7 @@ fn install_works_on_non_bare_repositories_and_reports_bad_paths() {
     assert_eq!(run.status, 1);
     assert!(
         run.stderr.starts_with(&format!(
-            "pushbroker: {}: {} is not a Git repository",
+            "pushbroker: {}: {} is not a Git or Mercurial repository",
             missing.display(),
             missing.display()
         )),

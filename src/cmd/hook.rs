@@ -5,16 +5,18 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
 use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{Entry, Spool};
 use crate::deliver::{self, Job};
+use crate::event::Push;
 use crate::push;
 use crate::repo::RepoContext;
 use crate::report;
-use crate::scm::git;
+use crate::scm::{git, hg};
+use crate::state::StateDir;
 
 /// Runs the hook on `input` (the post-receive lines). Prints one line per service to
 /// `err`; with `dry_run`, prints what each service would send to `out` instead.
@@ -99,7 +101,125 @@ pub fn run(
     Ok(exit(settle(&reports, &event, &spool, err)))
 }
 
-fn preview(loaded: &Loaded, event: &crate::event::Push, out: &mut dyn Write) -> Result<()> {
+/// The hook under Mercurial, called by the shim from inside hg: says what to gather on
+/// `out` (one JSON line), reads the gathered push from stdin, delivers. `range` is the
+/// push's first and last changeset (absent for a push that only moved bookmarks).
+pub fn run_hg(
+    range: Option<(&String, &String)>,
+    dry_run: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let context = RepoContext::open_hg(&std::env::current_dir()?)?;
+    let state = context.state();
+    let spool = Spool::new(state.spool());
+    let user = push::pusher();
+    let skip = |out: &mut dyn Write| -> Result<()> {
+        writeln!(out, "{{\"skip\": true}}")?;
+        Ok(out.flush()?)
+    };
+    let loaded = match super::load(&context) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            skip(out)?;
+            for error in &errors.0 {
+                report::line(err, &error.to_string());
+            }
+            let Some((first, last)) = range else {
+                report::line(
+                    err,
+                    "no service ran for these bookmark moves: fix the config (`pushbroker check`)",
+                );
+                return Ok(ExitCode::FAILURE);
+            };
+            return Ok(spool_raw(
+                &spool,
+                vec![format!("hg {first} {last}")],
+                &user,
+                &errors.to_string(),
+                err,
+            ));
+        }
+    };
+    if loaded.services.is_empty() && loaded.broken.is_empty() {
+        skip(out)?;
+        report::line(
+            err,
+            &format!("no services configured in {}", loaded.config.path.display()),
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let limits = crate::service::limits(&loaded.services);
+    let request =
+        serde_json::json!({"max_commits": limits.max_commits, "diff_lines": limits.diff_lines});
+    writeln!(out, "{request}")?;
+    out.flush()?;
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .context("reading the changesets from the hg shim")?;
+    let gathered =
+        serde_json::from_str(&input).context("reading the changesets from the hg shim")?;
+    let event = super::assemble(&context, &loaded, hg::to_changes(gathered), user);
+    if dry_run {
+        preview(&loaded, &event, err)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    deliver_event(&loaded, event, &state, &spool, started, err)
+}
+
+/// Delivers a built event to every service, spools what failed, prints one line each.
+fn deliver_event(
+    loaded: &Loaded,
+    event: Push,
+    state: &StateDir,
+    spool: &Spool,
+    started: Instant,
+    err: &mut dyn Write,
+) -> Result<ExitCode> {
+    let deadline = started + loaded.site.limits.budget.0;
+    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
+    let event = Arc::new(event);
+    let mut reports = super::broken_reports(&loaded.broken);
+    reports.extend(deliver::run(
+        Arc::clone(&event),
+        jobs,
+        &DeliveryLog::new(state.log()),
+        deadline,
+    ));
+    Ok(exit(settle(&reports, &event, spool, err)))
+}
+
+/// Keeps a push whose event could not be built, for `redeliver`.
+fn spool_raw(
+    spool: &Spool,
+    lines: Vec<String>,
+    user: &str,
+    why: &str,
+    err: &mut dyn Write,
+) -> ExitCode {
+    let entry = Entry::raw(lines, user, &crate::scm::dates::now_rfc3339(), why);
+    match spool.write(&entry) {
+        Ok(_) => {
+            report::line(
+                err,
+                "no service ran; the push is spooled: fix the config (`pushbroker check`), then run `pushbroker redeliver`",
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            report::line(
+                err,
+                &format!(
+                    "no service ran and the push could NOT be spooled ({error:#}): it is lost"
+                ),
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn preview(loaded: &Loaded, event: &Push, out: &mut dyn Write) -> Result<()> {
     for broken in &loaded.broken {
         writeln!(
             out,

@@ -23,7 +23,7 @@ use crate::event::Push;
 use crate::push;
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
-use crate::scm::{Limits, git};
+use crate::scm::{Changes, Limits, git};
 use crate::service::{self, Broken, Service};
 
 /// A repository's configuration, loaded and built.
@@ -54,7 +54,7 @@ pub fn load(context: &RepoContext) -> Result<Loaded, ConfigErrors> {
     })
 }
 
-/// Builds the event of the push `updates` describes.
+/// Builds the event of the Git push `updates` describes.
 pub fn build_event(
     context: &RepoContext,
     loaded: &Loaded,
@@ -62,9 +62,14 @@ pub fn build_event(
     limits: Limits,
     user: String,
 ) -> Result<Push> {
-    let changes = git::collect(&context.git, updates, limits)?;
+    let changes = git::collect(context.git()?, updates, limits)?;
+    Ok(assemble(context, loaded, changes, user))
+}
+
+/// The event of `changes` in this repository.
+pub fn assemble(context: &RepoContext, loaded: &Loaded, changes: Changes, user: String) -> Push {
     let repository = push::repository(context, &loaded.config.repository, &loaded.site);
-    Ok(push::assemble(changes, repository, &loaded.site, user))
+    push::assemble(changes, repository, &loaded.site, user)
 }
 
 /// Spools every failed delivery and prints one line per report. Returns false when a

@@ -10,7 +10,8 @@ use git2::Oid;
 use crate::deliver;
 use crate::push;
 use crate::repo::RepoContext;
-use crate::scm::{Limits, git};
+use crate::repo::Vcs;
+use crate::scm::{Limits, git, hg};
 
 /// The payload's written form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,11 +35,20 @@ pub struct Request {
     pub max_commits: Option<usize>,
     /// Render for this service (its options, its cap).
     pub service: Option<String>,
+    /// Mercurial: the changesets of this revset (the args are then `[REPO]` only).
+    pub rev: Option<String>,
 }
 
 /// Builds the push described by the arguments and prints its payload to `out`.
 pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
-    let (repo, triples) = split_args(&request.args)?;
+    let (repo, triples) = match &request.rev {
+        Some(_) if request.args.len() > 1 => bail!("with --rev, name at most the repository"),
+        Some(_) => (
+            PathBuf::from(request.args.first().map_or(".", String::as_str)),
+            Vec::new(),
+        ),
+        None => split_args(&request.args)?,
+    };
     let context = RepoContext::open(Some(&repo))?;
     let loaded = super::load(&context)?;
     let service = match &request.service {
@@ -60,21 +70,34 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
         .max_commits
         .or(service.map(|service| service.max_commits))
         .unwrap_or(crate::config::repo::DEFAULT_MAX_COMMITS);
-    let updates = triples
-        .iter()
-        .map(|[old, new, name]| {
-            Ok(git::RefUpdate {
-                old: resolve(&context, old)?,
-                new: resolve(&context, new)?,
-                name: name.clone(),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     let limits = Limits {
         max_commits,
         diff_lines: None,
     };
-    let event = super::build_event(&context, &loaded, &updates, limits, push::pusher())?;
+    let event = match (&context.vcs, &request.rev) {
+        (Vcs::Hg, Some(revset)) => {
+            let gathered = hg::gather_cli(&context.top, &context.state(), revset, limits)?;
+            super::assemble(&context, &loaded, hg::to_changes(gathered), push::pusher())
+        }
+        (Vcs::Hg, None) => bail!(
+            "{} is a Mercurial repository: name the changesets with --rev REVSET",
+            context.top.display()
+        ),
+        (Vcs::Git(_), Some(_)) => bail!("--rev is for Mercurial; for Git name OLD NEW REF triples"),
+        (Vcs::Git(_), None) => {
+            let updates = triples
+                .iter()
+                .map(|[old, new, name]| {
+                    Ok(git::RefUpdate {
+                        old: resolve(&context, old)?,
+                        new: resolve(&context, new)?,
+                        name: name.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            super::build_event(&context, &loaded, &updates, limits, push::pusher())?
+        }
+    };
     let id = deliver::new_delivery_id();
     let broker = service.map(|service| (service.broker_name.as_str(), &service.options));
     let text = match request.format {
@@ -115,7 +138,7 @@ fn resolve(context: &RepoContext, spec: &str) -> Result<Oid> {
         return Ok(Oid::ZERO_SHA1);
     }
     let object = context
-        .git
+        .git()?
         .revparse_single(spec)
         .with_context(|| format!("unknown revision {spec:?}"))?;
     Ok(object.id())

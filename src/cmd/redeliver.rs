@@ -14,7 +14,7 @@ use crate::deliver::spool::{self, Entry, Item, Spool};
 use crate::deliver::{self, Job};
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
-use crate::scm::git;
+use crate::scm::{git, hg};
 
 /// Redelivers the spooled entries named by `ids` (all when empty) through the services
 /// as the config defines them now, with their original event and delivery id. A
@@ -167,10 +167,20 @@ fn deliver_raw(
     else {
         unreachable!("called for raw pushes only");
     };
-    let built = git::input::parse(&lines.join("\n")).and_then(|updates| {
-        let limits = crate::service::limits(&loaded.services);
-        build_event(context, loaded, &updates, limits, user.clone())
-    });
+    let limits = crate::service::limits(&loaded.services);
+    let hg_range = lines.first().and_then(|line| line.strip_prefix("hg "));
+    let built = match hg_range {
+        // A Mercurial push: "hg <first node> <last node>".
+        Some(range) => hg::gather_cli(
+            &context.top,
+            &context.state(),
+            &range.replace(' ', ":"),
+            limits,
+        )
+        .map(|gathered| super::assemble(context, loaded, hg::to_changes(gathered), user.clone())),
+        None => git::input::parse(&lines.join("\n"))
+            .and_then(|updates| build_event(context, loaded, &updates, limits, user.clone())),
+    };
     let mut event = match built {
         Ok(event) => event,
         Err(error) => {

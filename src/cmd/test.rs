@@ -12,9 +12,9 @@ use super::exit;
 use crate::deliver::log::DeliveryLog;
 use crate::deliver::{self, Job};
 use crate::push;
-use crate::repo::RepoContext;
+use crate::repo::{RepoContext, Vcs};
 use crate::report::{self, Kept};
-use crate::scm::git;
+use crate::scm::{git, hg};
 
 /// Delivers a test event (the tip of the default branch as one changeset, `"test":
 /// true` in the payload) to every service, or the one named, whatever its branch
@@ -37,9 +37,20 @@ pub fn run(repo: Option<&Path>, only: Option<&str>, out: &mut dyn Write) -> Resu
             None => bail!("no services configured in {}", loaded.config.path.display()),
         }
     }
-    let changes = git::tip_of_default_branch(&context.git)?;
-    let repository = push::repository(&context, &loaded.config.repository, &loaded.site);
-    let mut event = push::assemble(changes, repository, &loaded.site, push::pusher());
+    let changes = match &context.vcs {
+        Vcs::Git(repo) => git::tip_of_default_branch(repo)?,
+        Vcs::Hg => {
+            let limits = crate::service::limits(&services);
+            let state = context.state();
+            let mut gathered =
+                hg::gather_cli(&context.top, &state, "max(branch(default))", limits)?;
+            if gathered.total == 0 {
+                gathered = hg::gather_cli(&context.top, &state, "tip", limits)?;
+            }
+            hg::to_changes(gathered)
+        }
+    };
+    let mut event = super::assemble(&context, &loaded, changes, push::pusher());
     event.test = true;
     let jobs = services
         .into_iter()

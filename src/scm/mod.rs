@@ -6,6 +6,7 @@
 
 pub mod dates;
 pub mod git;
+pub mod hg;
 
 use crate::event::{Commit, RefChange};
 

@@ -106,6 +106,10 @@ impl TestEnv {
             .env("GIT_COMMITTER_NAME", "Alice Example")
             .env("GIT_COMMITTER_EMAIL", "alice@example.com")
             .env("PUSHBROKER_SITE", self.site_path())
+            .env("HGRCPATH", "")
+            .env("HGPLAIN", "1")
+            .env("HGENCODING", "utf-8")
+            .env("HGUSER", "Alice Example <alice@example.com>")
             .stdin(Stdio::null());
         for (name, value) in &self.extra_env {
             command.env(name, value);
@@ -240,6 +244,76 @@ impl TestEnv {
         let mut args = vec!["push", "--quiet", server.to_str().expect("utf-8 path")];
         args.extend_from_slice(refspecs);
         self.git(work, &args).success()
+    }
+}
+
+impl TestEnv {
+    /// Runs hg in `dir`; fails (never skips) when Mercurial is missing.
+    #[must_use]
+    pub fn hg(&self, dir: &Path, args: &[&str]) -> Run {
+        let output = self.command("hg").current_dir(dir).args(args).output();
+        match output {
+            Ok(output) => Run::from(output),
+            Err(error) => panic!("hg is missing ({error}): run ./install.sh --deps"),
+        }
+    }
+
+    /// Runs hg in `dir` and returns its trimmed stdout, asserting success.
+    pub fn hg_out(&self, dir: &Path, args: &[&str]) -> String {
+        self.hg(dir, args).success().stdout.trim().to_string()
+    }
+
+    /// A Mercurial server repository `srv/<owner>/<name>` with pushbroker installed by
+    /// `pushbroker install` and `config` as its pushbroker.toml.
+    pub fn hg_server(&self, owner: &str, name: &str, config: &str) -> PathBuf {
+        let repo = self.path(&format!("srv/{owner}/{name}"));
+        std::fs::create_dir_all(repo.parent().expect("parent")).expect("server dir");
+        self.hg(repo.parent().expect("parent"), &["init", name])
+            .ok();
+        self.pushbroker(&repo, &["install", "."]).ok();
+        std::fs::write(repo.join(".hg/pushbroker.toml"), config).expect("write config");
+        repo
+    }
+
+    /// A Mercurial work repository `work/<name>`.
+    pub fn hg_work(&self, name: &str) -> PathBuf {
+        let repo = self.path(&format!("work/{name}"));
+        std::fs::create_dir_all(repo.parent().expect("parent")).expect("work dir");
+        self.hg(repo.parent().expect("parent"), &["init", name])
+            .ok();
+        repo
+    }
+
+    /// Writes files (`None` removes) and commits them, dated `minute` minutes after
+    /// 2026-11-27 10:00 +01:00. Returns the full node.
+    pub fn hg_commit(
+        &self,
+        repo: &Path,
+        files: &[(&str, Option<&str>)],
+        message: &str,
+        minute: u32,
+    ) -> String {
+        for (path, content) in files {
+            let full = repo.join(path);
+            match content {
+                Some(content) => {
+                    let new = !full.exists();
+                    std::fs::create_dir_all(full.parent().expect("parent")).expect("dirs");
+                    std::fs::write(&full, content).expect("write file");
+                    if new {
+                        self.hg(repo, &["add", path]).ok();
+                    }
+                }
+                None => self.hg(repo, &["remove", path]).ok(),
+            }
+        }
+        let date = format!(
+            "2026-11-27 {:02}:{:02}:00 +0100",
+            10 + minute / 60,
+            minute % 60
+        );
+        self.hg(repo, &["commit", "-m", message, "-d", &date]).ok();
+        self.hg_out(repo, &["log", "-r", ".", "-T", "{node}"])
     }
 }
 

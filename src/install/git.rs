@@ -1,4 +1,4 @@
-//! `install` / `uninstall`: the post-receive hook and the starter config.
+//! Git: the `post-receive` hook.
 //!
 //! The hook is a small shell shim that calls the binary by absolute path. A hook that was
 //! already there is kept: it is renamed to `post-receive.before-pushbroker`, and the shim
@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
@@ -16,13 +16,10 @@ use crate::repo::RepoContext;
 const MARKER: &str = "# pushbroker-hook: written by `pushbroker install`";
 /// Where an existing hook is kept while pushbroker's is installed.
 const CHAINED: &str = "post-receive.before-pushbroker";
-/// The commented starter config written when a repository has none.
-pub const STARTER_CONFIG: &str = include_str!("../config.example.toml");
 
-/// Installs the hook into the repository at `path`; returns what was done, for the user.
-pub fn install(path: &Path, binary: &Path) -> Result<Vec<String>> {
-    let context = RepoContext::open(Some(path))?;
-    let hooks = context.git_dir.join("hooks");
+/// Installs the hook into a Git repository; returns what was done, for the user.
+pub fn install(context: &RepoContext, binary: &Path) -> Result<Vec<String>> {
+    let hooks = context.meta_dir.join("hooks");
     fs::create_dir_all(&hooks).with_context(|| format!("creating {}", hooks.display()))?;
     let hook = hooks.join("post-receive");
     let chained = hooks.join(CHAINED);
@@ -43,19 +40,12 @@ pub fn install(path: &Path, binary: &Path) -> Result<Vec<String>> {
     fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))
         .with_context(|| format!("making {} executable", hook.display()))?;
     done.push(format!("installed {}", hook.display()));
-    let config = context.config_path();
-    if !config.exists() {
-        fs::write(&config, STARTER_CONFIG)
-            .with_context(|| format!("writing {}", config.display()))?;
-        done.push(format!("wrote a starter config to {}", config.display()));
-    }
     Ok(done)
 }
 
-/// Removes pushbroker's hook and restores the one it kept; the config stays.
-pub fn uninstall(path: &Path) -> Result<Vec<String>> {
-    let context = RepoContext::open(Some(path))?;
-    let hooks = context.git_dir.join("hooks");
+/// Removes pushbroker's hook and restores the one it kept.
+pub fn uninstall(context: &RepoContext) -> Result<Vec<String>> {
+    let hooks = context.meta_dir.join("hooks");
     let hook = hooks.join("post-receive");
     let chained = hooks.join(CHAINED);
     let mut done = Vec::new();
@@ -69,7 +59,6 @@ pub fn uninstall(path: &Path) -> Result<Vec<String>> {
         fs::rename(&chained, &hook).with_context(|| format!("restoring {}", hook.display()))?;
         done.push(format!("restored the previous hook to {}", hook.display()));
     }
-    done.push(format!("left {} in place", context.config_path().display()));
     Ok(done)
 }
 
@@ -97,10 +86,4 @@ fn shim(binary: &Path, chained: &Path) -> String {
 /// Single-quotes a path for sh.
 fn quote(path: &Path) -> String {
     format!("'{}'", path.to_string_lossy().replace('\'', "'\\''"))
-}
-
-/// The running binary's absolute path, for the hook to call.
-pub fn current_binary() -> Result<PathBuf> {
-    let binary = std::env::current_exe().context("finding the pushbroker binary's path")?;
-    Ok(binary.canonicalize().unwrap_or(binary))
 }
