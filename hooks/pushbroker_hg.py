@@ -101,18 +101,23 @@ def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
             entry["diff"] = _diff(ctx, diff_lines)
         changesets.append(entry)
     refs = []
-    first = revs[0] if revs else None
-    seen = []
+    # The rev-branch cache answers "which branch is rev N on" without parsing changesets.
+    branchcache = repo.revbranchcache()
+
+    def branch_of(rev):
+        return branchcache.branchinfo(rev)[0]
+
+    newest = {}  # branch -> its newest changeset in the push, in order of first appearance
     for rev in revs:
-        branch = repo[rev].branch()
-        if branch not in seen:
-            seen.append(branch)
-    for branch in seen:
-        before = repo.revs(b"last(branch(%s) and 0:%d)", branch, first - 1) if first else []
-        after = repo.revs(b"last(branch(%s) and %ld)", branch, revs)
-        old = hex(repo[before.first()].node()) if before else None
-        refs.append({"ref": _text(branch), "name": _text(branch), "kind": "branch", "old": old,
-                     "new": hex(repo[after.first()].node()), "created": old is None,
+        newest[branch_of(rev)] = rev
+    for branch, last in newest.items():
+        # The branch's head before the push: the newest older changeset on it.
+        old = revs[0] - 1
+        while old >= 0 and branch_of(old) != branch:
+            old -= 1
+        old_node = hex(repo.changelog.node(old)) if old >= 0 else None
+        refs.append({"ref": _text(branch), "name": _text(branch), "kind": "branch", "old": old_node,
+                     "new": hex(repo.changelog.node(last)), "created": old_node is None,
                      "deleted": False})
     if bookmark_changes is not None:
         moved = sorted(bookmark_changes.items())
