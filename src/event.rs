@@ -164,9 +164,9 @@ pub enum RefKind {
 }
 
 impl RefChange {
-    /// The branch name when this is a branch, for filters and email subjects.
+    /// The name branch filters match: a branch's, or a Mercurial bookmark's.
     pub fn branch(&self) -> Option<&str> {
-        (self.kind == RefKind::Branch).then_some(self.name.as_str())
+        matches!(self.kind, RefKind::Branch | RefKind::Bookmark).then_some(self.name.as_str())
     }
 }
 
@@ -237,16 +237,5 @@ impl Push {
             pushed_at: &self.pushed_at,
             test: self.test,
         }
-    }
-
-    /// The branches that received changesets or ref changes, in push order, once each.
-    pub fn branch_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for name in self.refs.iter().filter_map(RefChange::branch) {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
     }
 }
