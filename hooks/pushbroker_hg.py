@@ -24,7 +24,7 @@ import os
 import subprocess
 
 from mercurial import encoding, error, registrar, scmutil
-from mercurial.node import hex as _binhex, nullrev
+from mercurial.node import hex as _binhex, nullid, nullrev
 
 cmdtable = {}
 command = registrar.command(cmdtable)
@@ -43,24 +43,29 @@ def _text(data):
     return encoding.fromlocal(data).decode("utf-8", "replace")
 
 
-def _files(ctx):
-    """Each touched file as added / modified / removed against the first parent. It
-    costs a manifest read, so only the changesets that will be delivered are classified."""
-    parent = ctx.p1()
+def _files(repo, ctx, filelogs):
+    """Each touched file as added / modified / removed against the first parent. Only the
+    changesets that will be delivered are classified, and cheaply: the manifest's delta
+    tells which touched files still exist, the file's history whether it is new."""
     if len(ctx.parents()) > 1:
         # A merge's files() lists only what the merge itself changed: compare manifests.
-        status = parent.status(ctx)
+        status = ctx.p1().status(ctx)
         kinds = [(f, "added") for f in status.added] + [(f, "modified") for f in status.modified] \
             + [(f, "removed") for f in status.removed]
         return [{"file": _text(path), "type": kind} for path, kind in sorted(kinds)]
+    # readfast() is the delta against p1 when that is how the manifest is stored, else
+    # the whole manifest: either way it holds every touched file that still exists.
+    present = ctx.manifestctx().readfast()
     files = []
     for path in ctx.files():
-        if path not in ctx:
+        node = present.get(path)
+        if node is None:
             kind = "removed"
-        elif path in parent:
-            kind = "modified"
         else:
-            kind = "added"
+            filelog = filelogs.get(path)
+            if filelog is None:
+                filelog = filelogs[path] = repo.file(path)
+            kind = "added" if filelog.parents(node) == (nullid, nullid) else "modified"
         files.append({"file": _text(path), "type": kind})
     return files
 
@@ -83,6 +88,7 @@ def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
     revs = sorted(revs)
     keep = revs if max_commits == 0 else revs[-max_commits:] if max_commits else []
     changesets = []
+    filelogs = {}
     for rev in keep:
         ctx = repo[rev]
         time, offset = ctx.date()
@@ -95,7 +101,7 @@ def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
             "offset": int(offset),
             "branch": _text(ctx.branch()),
             "desc": _text(ctx.description()),
-            "files": _files(ctx),
+            "files": _files(repo, ctx, filelogs),
         }
         if diff_lines:
             entry["diff"] = _diff(ctx, diff_lines)
