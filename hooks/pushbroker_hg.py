@@ -22,6 +22,7 @@ Everything the binary prints to stderr is shown to the pusher.
 import json
 import os
 import subprocess
+import urllib.parse
 
 from mercurial import encoding, error, registrar, scmutil
 from mercurial.node import hex as _binhex, nullid, nullrev
@@ -147,13 +148,24 @@ def _binary(ui):
     return os.fsdecode(binary)
 
 
-def _run(ui, repo, revs, bookmark_changes, args):
+def _environment(url):
+    """The binary's environment: hg's, plus REMOTE_USER for a push over HTTP, which hg
+    reports in the hook's url (`remote:http:<address>:<user>`), not in the environment
+    of a WSGI server."""
+    env = dict(os.environ)
+    parts = (url or b"").split(b":")
+    if len(parts) >= 4 and parts[0] == b"remote" and parts[1] in (b"http", b"https") and parts[3]:
+        env["REMOTE_USER"] = urllib.parse.unquote(parts[3].decode("utf-8", "replace"))
+    return env
+
+
+def _run(ui, repo, revs, bookmark_changes, args, url=None):
     """Starts the binary, answers its limits line with the gathered push, shows what it
     prints. Never raises: the push is already done."""
     try:
         proc = subprocess.Popen([_binary(ui), "hook", "--hg"] + args, cwd=repo.root,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+                                env=_environment(url), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = proc.stdout.readline()
         limits = json.loads(line) if line.strip() else {"skip": True}
         if limits.get("skip"):
@@ -182,7 +194,7 @@ def changegroup_hook(ui, repo, node=None, node_last=None, **kwargs):
     first = unfiltered[node].rev()
     last = unfiltered[node_last].rev() if node_last else len(unfiltered) - 1
     args = ["--hg-range", node.decode("ascii"), hex(unfiltered[last].node())]
-    return _run(ui, unfiltered, range(first, last + 1), _bookmarks(kwargs), args)
+    return _run(ui, unfiltered, range(first, last + 1), _bookmarks(kwargs), args, kwargs.get("url"))
 
 
 def bookmark_hook(ui, repo, node=None, txnname=None, **kwargs):
@@ -191,7 +203,7 @@ def bookmark_hook(ui, repo, node=None, txnname=None, **kwargs):
     bookmarks = _bookmarks(kwargs)
     if node or not bookmarks or txnname not in (b"push", b"serve", b"unbundle", b"push-response"):
         return False
-    return _run(ui, repo.unfiltered(), [], bookmarks, [])
+    return _run(ui, repo.unfiltered(), [], bookmarks, [], kwargs.get("url"))
 
 
 @command(b"pushbroker-gather",

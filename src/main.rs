@@ -74,13 +74,14 @@ enum Command {
     },
     /// Retry spooled deliveries with their original event and delivery id.
     Redeliver {
-        /// The repository (default: the current one).
+        /// The repository (default: the current one); also accepted as the first
+        /// argument when it names a directory.
         #[arg(long)]
         repo: Option<PathBuf>,
-        /// Delivery ids; default: all of them.
+        /// [REPO] then delivery ids; default: all of them.
         ids: Vec<String>,
         /// Every spooled delivery (the default when no id is given).
-        #[arg(long, conflicts_with = "ids")]
+        #[arg(long)]
         all: bool,
     },
     /// Run a custom broker against the conformance cases; print how to register it.
@@ -200,7 +201,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
             &mut out,
         ),
-        Command::Redeliver { repo, ids, all: _ } => {
+        Command::Redeliver {
+            mut repo,
+            mut ids,
+            all: _,
+        } => {
+            // `redeliver REPO [ID…]` as SPEC writes it: a first argument that is a
+            // directory is the repository (delivery ids never are).
+            if repo.is_none()
+                && ids
+                    .first()
+                    .is_some_and(|first| std::path::Path::new(first).is_dir())
+            {
+                repo = Some(PathBuf::from(ids.remove(0)));
+            }
             cmd::redeliver::run(repo.as_deref(), &ids, &mut out)
         }
         Command::Payload {

@@ -219,7 +219,12 @@ fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
         "attempts count across runs"
     );
 
-    let again = env.pushbroker(&server, &["redeliver", "--all"]).success();
+    let again = env
+        .pushbroker(
+            env.dir.path(),
+            &["redeliver", server.to_str().expect("path"), "--all"],
+        )
+        .success();
     assert_eq!(again.stdout, "pushbroker: nothing to redeliver\n");
     assert_eq!(receiver.requests().len(), 1, "delivered once");
 
