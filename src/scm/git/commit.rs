@@ -1,9 +1,9 @@
 //! One Git commit as a payload changeset: author, dates, message, files, patch.
 
 use anyhow::{Context, Result};
-use git2::{Commit as GitCommit, Delta, Diff, DiffFormat, DiffOptions, Oid, Repository};
+use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
 
-use crate::event::{Commit, Diff as PatchText, FileChange, FileChangeKind};
+use crate::event::{Commit, Diff as PatchText};
 use crate::scm::{dates::payload_dates, short_id};
 use crate::text::decode;
 
@@ -24,9 +24,18 @@ pub fn read(
     let email = decode(author.email_bytes(), encoding);
     let (timestamp, utctimestamp) =
         payload_dates(author.when().seconds(), author.when().offset_minutes());
-    let diff = first_parent_diff(repo, &commit)?;
-    let files = files_of(&diff);
-    let patch = diff_lines.map(|cap| patch_of(&diff, cap)).transpose()?;
+    let tree = commit.tree().context("reading the commit's tree")?;
+    let parent_tree = match commit.parents().next() {
+        Some(parent) => Some(parent.tree().context("reading the parent's tree")?),
+        None => None,
+    };
+    let files = super::tree_diff::changed_files(repo, parent_tree.as_ref(), &tree)
+        .with_context(|| format!("listing the files of commit {oid}"))?;
+    // The patch text is libgit2's job, and only wanted when a service shows diffs.
+    let patch = match diff_lines {
+        Some(cap) => Some(patch_of(&first_parent_diff(repo, parent_tree.as_ref(), &tree, oid)?, cap)?),
+        None => None,
+    };
     let raw_node = oid.to_string();
     Ok(Commit {
         raw_author: format!("{name} <{email}>"),
@@ -50,35 +59,12 @@ pub fn read(
 }
 
 /// The tree diff against the first parent (the empty tree for a root commit), without
-/// rename detection: a rename is a removal and an addition, as in Bitbucket's payload.
-fn first_parent_diff<'r>(repo: &'r Repository, commit: &GitCommit<'_>) -> Result<Diff<'r>> {
-    let tree = commit.tree().context("reading the commit's tree")?;
-    let parent_tree = match commit.parents().next() {
-        Some(parent) => Some(parent.tree().context("reading the parent's tree")?),
-        None => None,
-    };
+/// rename detection, for the patch text.
+fn first_parent_diff<'r>(repo: &'r Repository, parent: Option<&Tree<'_>>, tree: &Tree<'_>, oid: Oid) -> Result<Diff<'r>> {
     let mut options = DiffOptions::new();
     options.include_typechange(true);
-    repo.diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut options))
-        .with_context(|| format!("diffing commit {}", commit.id()))
-}
-
-fn files_of(diff: &Diff<'_>) -> Vec<FileChange> {
-    diff.deltas()
-        .filter_map(|delta| {
-            let (kind, file) = match delta.status() {
-                Delta::Added => (FileChangeKind::Added, delta.new_file()),
-                Delta::Deleted => (FileChangeKind::Removed, delta.old_file()),
-                Delta::Modified | Delta::Typechange => (FileChangeKind::Modified, delta.new_file()),
-                _ => return None,
-            };
-            let path = file.path_bytes()?;
-            Some(FileChange {
-                file: String::from_utf8_lossy(path).into_owned(),
-                kind,
-            })
-        })
-        .collect()
+    repo.diff_tree_to_tree(parent, Some(tree), Some(&mut options))
+        .with_context(|| format!("diffing commit {oid}"))
 }
 
 /// The unified patch, at most `cap` lines; the rest is counted, not kept.

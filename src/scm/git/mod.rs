@@ -8,6 +8,7 @@
 
 mod commit;
 pub mod input;
+mod tree_diff;
 
 use std::collections::{HashMap, HashSet};
 

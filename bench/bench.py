@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""pushbroker's benchmarks: pushbroker against git's own commands on the same data, in
+the same run. Prints one table of medians, ratios and peak memory.
+
+    cargo build --release && python3 bench/bench.py            # the full data sets
+    python3 bench/bench.py --smoke                              # tiny sets, one run each (CI)
+
+Data sets, generated with `git fast-import` and fixed dates (deterministic):
+  P1  one commit touching 3 files on top of 200
+  P3  10,000 commits, each touching 1-5 of ~2,000 files
+  P4  10,000 new lightweight tags in one push
+Targets (ratios of wall-time medians):
+  P3 every commit with its files (--max-commits 0)  <= 1.00x git log --no-renames --name-status, less memory
+  P3 with the default cap (500)                     <= 0.35x that git log
+  P1 hook --dry-run, two services                   <= 2.00x git log --name-status -1
+  P4 hook --dry-run, 10,000 tags                     <= 2.00x git for-each-ref refs/tags, every tag reported
+The Mercurial and many-services figures come from bench/hg_notify.py and
+bench/parallel_services.py.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ZERO = "0" * 40
+
+
+def git(*args, cwd, input=None):
+    return subprocess.run(["git", *args], cwd=cwd, input=input, check=True, capture_output=True)
+
+
+def fast_import(repo, commits, files, touched, seed, base_date=1795770000):
+    """A history of `commits` commits on main, each touching 1..`touched` of `files`."""
+    rng = random.Random(seed)
+    out = []
+    for n in range(commits):
+        count = rng.randint(1, touched)
+        paths = sorted({f"dir{k % 40}/file{k}.txt" for k in (rng.randrange(files) for _ in range(count))})
+        message = f"change {n}\n\nbody of change {n}\n"
+        out.append(f"commit refs/heads/main\nmark :{n + 1}\n"
+                   f"author Bench <bench@example.com> {base_date + n} +0100\n"
+                   f"committer Bench <bench@example.com> {base_date + n} +0100\n"
+                   f"data {len(message.encode())}\n{message}")
+        if n:
+            out.append(f"from :{n}\n")
+        for path in paths:
+            content = f"{path} at {n}\n"
+            out.append(f"M 100644 inline {path}\ndata {len(content.encode())}\n{content}")
+        out.append("\n")
+    git("fast-import", "--quiet", cwd=repo, input="".join(out).encode())
+
+
+def rev(repo, spec):
+    return git("rev-parse", spec, cwd=repo).stdout.decode().strip()
+
+
+def measure(command, runs, cwd, stdin=None, env=None):
+    """Median wall time over `runs` runs, and peak RSS (MiB) from one more run under
+    /usr/bin/time (a forked Python's own pages would count otherwise)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, env=env, input=stdin, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(command)} failed: {done.stderr.decode()}")
+    with tempfile.NamedTemporaryFile("r") as report:
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", report.name, *command], cwd=cwd, env=env,
+                       input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        peak = int(report.read().strip().splitlines()[-1]) / 1024
+    return statistics.median(times), peak
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/pushbroker")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--smoke", action="store_true", help="tiny data sets, one run each")
+    options = parser.parse_args()
+    binary = os.path.abspath(options.binary)
+    size = 200 if options.smoke else 10_000
+    runs = 1 if options.smoke else options.runs
+    top = tempfile.mkdtemp(prefix="pushbroker-bench-")
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", USER="bench",
+               PUSHBROKER_SITE=os.path.join(top, "site.toml"))
+    os.environ.update(env)
+    with open(env["PUSHBROKER_SITE"], "w") as f:
+        f.write('canon_url = "https://code.example.com"\n')
+    rows = []
+
+    def row(name, ours, theirs, target, note=""):
+        ratio = ours[0] / theirs[0]
+        ok = "ok" if ratio <= target else "MISSED"
+        rows.append(f"{name:<44} {ours[0] * 1000:>9.1f}ms {theirs[0] * 1000:>9.1f}ms {ratio:>6.2f}x "
+                    f"{target:>5.2f}x {ok:<6} {ours[1]:>6.1f} {theirs[1]:>6.1f}  {note}")
+
+    # P3: a long history, pushed at once.
+    p3 = os.path.join(top, "p3.git")
+    git("init", "--quiet", "--bare", p3, cwd=top)
+    fast_import(p3, size, 2000, 5, seed=3)
+    tip = rev(p3, "main")
+    root = rev(p3, "main~%d" % (size - 1))
+    log = ["git", "log", "--no-renames", "--name-status", f"{root}..{tip}"]
+    git_log = measure(log, runs, p3, env=env)
+    full = measure([binary, "payload", p3, "--max-commits", "0", root, tip, "refs/heads/main"], runs, top, env=env)
+    capped = measure([binary, "payload", p3, root, tip, "refs/heads/main"], runs, top, env=env)
+    row(f"P3 {size} commits, all files (--max-commits 0)", full, git_log, 1.00)
+    row(f"P3 {size} commits, default cap (500)", capped, git_log, 0.35)
+
+    # P1: one commit on top of 200, through the hook with two services.
+    p1 = os.path.join(top, "p1.git")
+    git("init", "--quiet", "--bare", p1, cwd=top)
+    fast_import(p1, 201, 60, 3, seed=1)
+    new, old = rev(p1, "main"), rev(p1, "main~1")
+    with open(os.path.join(p1, "pushbroker.toml"), "w") as f:
+        f.write('[[service]]\nbroker = "email"\nto = "dev@example.com"\n\n'
+                '[[service]]\nbroker = "post"\nurl = "https://ci.example.com/hook"\n')
+    hook = measure([binary, "hook", "--dry-run"], max(runs, 21) if not options.smoke else 1, p1,
+                   stdin=f"{old} {new} refs/heads/main\n".encode(), env=dict(env, GIT_DIR=p1))
+    one = measure(["git", "log", "--name-status", "-1", new], max(runs, 21) if not options.smoke else 1, p1, env=env)
+    row("P1 1 commit, hook --dry-run, 2 services", hook, one, 2.00)
+
+    # P4: many new lightweight tags in one push.
+    tags = size
+    p4 = os.path.join(top, "p4.git")
+    git("init", "--quiet", "--bare", p4, cwd=top)
+    fast_import(p4, 200, 60, 3, seed=4)
+    commits = git("rev-list", "main", cwd=p4).stdout.decode().split()
+    lines = "".join(f"{ZERO} {commits[n % len(commits)]} refs/tags/t{n:05d}\n" for n in range(tags))
+    git("update-ref", "--stdin", cwd=p4,
+        input="".join(f"create refs/tags/t{n:05d} {commits[n % len(commits)]}\n" for n in range(tags)).encode())
+    with open(os.path.join(p4, "pushbroker.toml"), "w") as f:
+        f.write('[[service]]\nbroker = "post"\nurl = "https://ci.example.com/hook"\nformat = "json"\n')
+    tag_hook = measure([binary, "hook", "--dry-run"], runs, p4, stdin=lines.encode(), env=dict(env, GIT_DIR=p4))
+    refs = measure(["git", "for-each-ref", "refs/tags"], runs, p4, env=env)
+    printed = subprocess.run([binary, "hook", "--dry-run"], cwd=p4, input=lines.encode(), env=dict(env, GIT_DIR=p4),
+                             capture_output=True, check=True).stdout.decode()
+    payload = json.loads(printed[printed.index("\n{") + 1:])
+    reported = len(payload["refs"])
+    row(f"P4 {tags} new tags, hook --dry-run", tag_hook, refs, 2.00, f"{reported} of {tags} tags in refs")
+    if reported != tags:
+        sys.exit(f"P4: only {reported} of {tags} tags were reported")
+
+    cpus = os.cpu_count()
+    print(f"pushbroker vs git, medians of {runs} runs ({cpus} cores); memory is peak RSS in MiB")
+    print(f"{'case':<44} {'pushbroker':>11} {'git':>11} {'ratio':>7} {'target':>6} {'':<6} {'mem':>6} {'git':>6}")
+    for line in rows:
+        print(line)
+    shutil.rmtree(top)
+    missed = [line for line in rows if " MISSED " in line]
+    if missed and not options.smoke:
+        print(f"{len(missed)} targets missed")
+
+
+if __name__ == "__main__":
+    main()
