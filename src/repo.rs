@@ -8,6 +8,10 @@ use git2::Repository;
 use crate::event::Scm;
 use crate::state::StateDir;
 
+/// libgit2's object cache (its default is 256 MiB): a push reads each tree a few times
+/// at most, so a small cache keeps the hits and spares the memory.
+const CACHE_BYTES: isize = 32 << 20;
+
 /// The version control system behind a [`RepoContext`].
 pub enum Vcs {
     /// A Git repository, read in-process with libgit2.
@@ -51,6 +55,8 @@ impl RepoContext {
         // files was inflated again for every commit's diff.
         // SAFETY: a process-wide setting, made before any thread reads the repository.
         let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 4 << 20) };
+        // SAFETY: as above.
+        let _ = unsafe { git2::opts::set_cache_max_size(CACHE_BYTES) };
         let git = match path {
             Some(path) => Repository::open(path).with_context(|| {
                 format!("{} is not a Git or Mercurial repository", path.display())

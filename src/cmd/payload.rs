@@ -100,15 +100,20 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
     };
     let id = deliver::new_delivery_id();
     let broker = service.map(|service| (service.broker_name.as_str(), &service.options));
-    let text = match request.format {
-        Format::Native => serde_json::to_string_pretty(&event.payload(&id, max_commits, broker))?,
-        Format::Json => serde_json::to_string(&event.payload(&id, max_commits, None))?,
+    // Streamed, not built in memory first: a payload of 10,000 commits is large.
+    let mut out = std::io::BufWriter::new(out);
+    match request.format {
+        Format::Native => {
+            serde_json::to_writer_pretty(&mut out, &event.payload(&id, max_commits, broker))?
+        }
+        Format::Json => serde_json::to_writer(&mut out, &event.payload(&id, max_commits, None))?,
         Format::Bitbucket => {
             let json = serde_json::to_string(&event.payload(&id, max_commits, None))?;
-            format!("payload={}", crate::broker::post::form_encode(&json))
+            write!(out, "payload={}", crate::broker::post::form_encode(&json))?;
         }
-    };
-    writeln!(out, "{text}")?;
+    }
+    writeln!(out)?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -33,7 +33,10 @@ pub fn read(
         .with_context(|| format!("listing the files of commit {oid}"))?;
     // The patch text is libgit2's job, and only wanted when a service shows diffs.
     let patch = match diff_lines {
-        Some(cap) => Some(patch_of(&first_parent_diff(repo, parent_tree.as_ref(), &tree, oid)?, cap)?),
+        Some(cap) => Some(patch_of(
+            &first_parent_diff(repo, parent_tree.as_ref(), &tree, oid)?,
+            cap,
+        )?),
         None => None,
     };
     let raw_node = oid.to_string();
@@ -60,7 +63,12 @@ pub fn read(
 
 /// The tree diff against the first parent (the empty tree for a root commit), without
 /// rename detection, for the patch text.
-fn first_parent_diff<'r>(repo: &'r Repository, parent: Option<&Tree<'_>>, tree: &Tree<'_>, oid: Oid) -> Result<Diff<'r>> {
+fn first_parent_diff<'r>(
+    repo: &'r Repository,
+    parent: Option<&Tree<'_>>,
+    tree: &Tree<'_>,
+    oid: Oid,
+) -> Result<Diff<'r>> {
     let mut options = DiffOptions::new();
     options.include_typechange(true);
     repo.diff_tree_to_tree(parent, Some(tree), Some(&mut options))

@@ -12,7 +12,11 @@ use crate::event::{FileChange, FileChangeKind};
 
 /// Files added, modified and removed from `old` (None: the empty tree) to `new`, in
 /// path order; a rename is a removal and an addition.
-pub fn changed_files(repo: &Repository, old: Option<&Tree<'_>>, new: &Tree<'_>) -> Result<Vec<FileChange>> {
+pub fn changed_files(
+    repo: &Repository,
+    old: Option<&Tree<'_>>,
+    new: &Tree<'_>,
+) -> Result<Vec<FileChange>> {
     let mut files = Vec::new();
     diff_trees(repo, old, Some(new), &mut Vec::new(), &mut files)?;
     Ok(files)
@@ -44,7 +48,10 @@ fn diff_trees(
                 one_side(repo, &entry, FileChangeKind::Added, prefix, files)?;
             }
             Ordering::Equal => {
-                let (a, b) = (old_entries.next().expect("peeked"), new_entries.next().expect("peeked"));
+                let (a, b) = (
+                    old_entries.next().expect("peeked"),
+                    new_entries.next().expect("peeked"),
+                );
                 if a.id() == b.id() && a.filemode() == b.filemode() {
                     continue; // the same file or the same whole subtree: nothing inside changed
                 }
@@ -83,7 +90,11 @@ fn one_side(
     })
 }
 
-fn descend(prefix: &mut Vec<u8>, name: &[u8], walk: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+fn descend(
+    prefix: &mut Vec<u8>,
+    name: &[u8],
+    walk: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
     let length = prefix.len();
     prefix.extend_from_slice(name);
     prefix.push(b'/');
@@ -107,7 +118,8 @@ fn is_tree(entry: &TreeEntry<'_>) -> bool {
 
 fn tree_of<'r>(repo: &'r Repository, entry: &TreeEntry<'_>) -> Result<Tree<'r>> {
     let id: Oid = entry.id();
-    repo.find_tree(id).with_context(|| format!("reading tree {id}"))
+    repo.find_tree(id)
+        .with_context(|| format!("reading tree {id}"))
 }
 
 /// Git's tree order: names compared bytewise, a subtree's name as if it ended in `/`.
@@ -120,7 +132,11 @@ fn git_order(a: &TreeEntry<'_>, b: &TreeEntry<'_>) -> Ordering {
     let (a_name, b_name) = (a.name_bytes(), b.name_bytes());
     if a_name == b_name {
         // Same name: compared as one entry (a file turned directory sorts apart below).
-        return if is_tree(a) == is_tree(b) { Ordering::Equal } else { key(a).cmp(&key(b)) };
+        return if is_tree(a) == is_tree(b) {
+            Ordering::Equal
+        } else {
+            key(a).cmp(&key(b))
+        };
     }
     key(a).cmp(&key(b))
 }
