@@ -42,6 +42,7 @@ install_deps() {
   command -v make >/dev/null || missing+=(make)
   command -v python3 >/dev/null || missing+=(python3)
   command -v hg >/dev/null || missing+=(mercurial)
+  [ -x /usr/bin/time ] || missing+=(time)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -380,3 +380,83 @@ fn max_commits_keeps_the_newest_and_reports_the_true_count() {
     assert_eq!(payload["truncated"], true);
     assert_eq!(payload["total_commits"], 5);
 }
+
+#[test]
+fn capped_and_uncapped_payloads_agree_on_the_commits_they_share() {
+    let env = TestEnv::new();
+    let server = env.server("acme", "widgets", "");
+    let work = env.work("widgets");
+    for n in 0..30 {
+        env.commit(
+            &work,
+            &[
+                (&format!("d{}/f{n}", n % 3), Some("x")),
+                ("shared", Some(&n.to_string())),
+            ],
+            &format!("c{n}"),
+            n,
+        );
+    }
+    env.push(&work, &server, &["main"]);
+    let zero = "0".repeat(40);
+    let payload = |cap: &str| -> Value {
+        let run = env
+            .pushbroker(
+                &server,
+                &[
+                    "payload",
+                    "--max-commits",
+                    cap,
+                    &zero,
+                    "main",
+                    "refs/heads/main",
+                ],
+            )
+            .success();
+        serde_json::from_str(&run.stdout).expect("json")
+    };
+    let (all, capped) = (payload("0"), payload("10"));
+    let all_commits = all["commits"].as_array().expect("commits");
+    assert_eq!(all_commits.len(), 30);
+    assert_eq!(all["truncated"], false);
+    assert_eq!(capped["truncated"], true);
+    assert_eq!(capped["total_commits"], 30);
+    assert_eq!(
+        capped["commits"].as_array().expect("commits")[..],
+        all_commits[20..]
+    );
+}
+
+#[test]
+fn a_push_of_many_tags_reports_every_one() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = json_server(&env, &receiver);
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.push(&work, &server, &["main"]);
+    let mut input = String::new();
+    let head = env.git_out(&work, &["rev-parse", "HEAD"]);
+    for n in 0..300 {
+        input.push_str(&format!("create refs/tags/t{n:03} {head}\n"));
+    }
+    let mut child = env
+        .command("git")
+        .current_dir(&work)
+        .args(["update-ref", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("update-ref");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes())
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+    env.push(&work, &server, &["refs/tags/*:refs/tags/*"]);
+    let payload = last(&receiver);
+    let refs = payload["refs"].as_array().expect("refs");
+    assert_eq!(refs.len(), 300, "nothing dropped");
+    assert!(
+        refs.iter()
+            .all(|r| r["kind"] == "tag" && r["created"] == true && r["new"] == head.as_str())
+    );
+    assert_eq!(payload["commits"], json!([]));
+}
