@@ -191,8 +191,13 @@ def _bookmarks(kwargs):
 def changegroup_hook(ui, repo, node=None, node_last=None, **kwargs):
     """changegroup: the changesets from node to node_last (or tip)."""
     unfiltered = repo.unfiltered()
-    first = unfiltered[node].rev()
-    last = unfiltered[node_last].rev() if node_last else len(unfiltered) - 1
+    try:
+        first = unfiltered[node].rev()
+        last = unfiltered[node_last].rev() if node_last else len(unfiltered) - 1
+    except Exception as failure:  # an unknown HG_NODE: say so, never harm the push
+        ui.write_err(b"pushbroker: cannot read the pushed changesets (%s): nothing delivered\n"
+                     % str(failure).encode("utf-8", "replace"))
+        return False
     args = ["--hg-range", node.decode("ascii"), hex(unfiltered[last].node())]
     return _run(ui, unfiltered, range(first, last + 1), _bookmarks(kwargs), args, kwargs.get("url"))
 

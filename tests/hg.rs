@@ -441,3 +441,48 @@ fn payload_test_and_redeliver_work_on_mercurial() {
     assert_eq!(payload["test"], true);
     assert_eq!(payload["commits"][0]["raw_node"], second.as_str());
 }
+
+#[test]
+fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let script = format!(
+        "import importlib.util, sys\n\
+         from mercurial import ui as uimod, hg\n\
+         spec = importlib.util.spec_from_file_location('shim', {shim:?})\n\
+         shim = importlib.util.module_from_spec(spec); spec.loader.exec_module(shim)\n\
+         u = uimod.ui.load()\n\
+         repo = hg.repository(u, {root:?}.encode())\n\
+         print('returned', shim.changegroup_hook(u, repo, node=b'ab' * 20))\n",
+        shim = server.join(".hg/pushbroker/hook.py").display().to_string(),
+        root = server.display().to_string(),
+    );
+    // The python that runs hg, with the mercurial package.
+    let python = std::fs::read_to_string("/usr/bin/hg")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .next()
+                .and_then(|line| line.strip_prefix("#!"))
+                .map(|line| line.trim().to_string())
+        });
+    let python = python.unwrap_or_else(|| "/usr/bin/python3".into());
+    let run = env
+        .command(&python)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), "returned False", "the push is not failed");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("pushbroker: cannot read the pushed changesets ("),
+        "{stderr}"
+    );
+    assert!(receiver.requests().is_empty());
+}
