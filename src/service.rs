@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Error;
 
 use crate::broker::{Broker, BuildContext};
-use crate::config::values::RefFilter;
+use crate::config::values::{PathFilter, RefFilter};
 use crate::config::{RepoConfig, SiteConfig};
 use crate::event::Push;
 use crate::scm::Limits;
@@ -20,6 +20,8 @@ pub struct Service {
     pub broker_name: String,
     /// Runs only when a pushed ref matches.
     pub filter: Option<RefFilter>,
+    /// Runs only when a new changeset touches a matching file.
+    pub paths: Option<PathFilter>,
     /// Most changesets a delivery carries (0: all).
     pub max_commits: usize,
     /// Timeout of one attempt.
@@ -67,6 +69,7 @@ pub fn build_all(
                 name: service.name.clone(),
                 broker_name: service.broker.clone(),
                 filter: service.branches.clone(),
+                paths: service.paths.clone(),
                 max_commits: service.max_commits,
                 timeout,
                 options: service.redacted.clone(),
@@ -105,14 +108,25 @@ pub fn limits(services: &[Arc<Service>]) -> Limits {
 }
 
 impl Service {
-    /// Whether the service's ref filter lets this push through.
-    pub fn wants(&self, push: &Push) -> bool {
-        match &self.filter {
-            None => true,
-            Some(filter) => push
+    /// Why the service's filters keep this push from it, or `None` when it runs. Both
+    /// filters must let the push through (AND).
+    pub fn skip_reason(&self, push: &Push) -> Option<&'static str> {
+        if let Some(filter) = &self.filter
+            && !push
                 .refs
                 .iter()
-                .any(|change| filter.matches(&change.refname, change.branch())),
+                .any(|change| filter.matches(&change.refname, change.branch()))
+        {
+            return Some("no pushed ref matches its branches filter");
         }
+        if let Some(paths) = &self.paths
+            && !push
+                .commits
+                .iter()
+                .any(|commit| commit.files.iter().any(|file| paths.matches(&file.file)))
+        {
+            return Some("no new changeset touches its paths filter");
+        }
+        None
     }
 }

@@ -230,3 +230,58 @@ fn an_unreachable_server_fails_one_line_and_the_push_succeeds() {
         env.git_out(&work, &["rev-parse", "HEAD"])
     );
 }
+
+#[test]
+fn path_filters_with_negation_combine_with_branch_filters() {
+    let env = TestEnv::new();
+    let docs = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"docs\"\nurl = \"{}\"\nformat = \"json\"\n\
+             paths = [\"docs/**\", \"!docs/drafts/**\"]\nbranches = [\"main\"]\n",
+            docs.url("/")
+        ),
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("src/lib.rs", Some("1"))], "code only", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["docs (post): skipped: no new changeset touches its paths filter"]
+    );
+    env.commit(&work, &[("docs/drafts/idea.md", Some("1"))], "a draft", 1);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["docs (post): skipped: no new changeset touches its paths filter"]
+    );
+    env.commit(&work, &[("docs/guide.md", Some("1"))], "document it", 2);
+    let push = env.push(&work, &server, &["main:refs/heads/feature"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["docs (post): skipped: no pushed ref matches its branches filter"],
+        "right files, wrong branch: both filters must match"
+    );
+    let more = env.commit(
+        &work,
+        &[("docs/guide.md", Some("2")), ("src/lib.rs", Some("2"))],
+        "document more",
+        3,
+    );
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["docs (post): delivered (HTTP 200)"]
+    );
+    let payload = docs.only().json();
+    assert_eq!(payload["commits"][0]["raw_node"], more.as_str());
+    env.git(&work, &["tag", "v1"]).ok();
+    let push = env.push(&work, &server, &["v1"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["docs (post): skipped: no pushed ref matches its branches filter"],
+        "a tag push has no new changesets"
+    );
+}

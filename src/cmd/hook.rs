@@ -230,11 +230,8 @@ fn preview(loaded: &Loaded, event: &Push, out: &mut dyn Write) -> Result<()> {
     for service in &loaded.services {
         let id = deliver::new_delivery_id();
         writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?;
-        if !service.wants(event) {
-            writeln!(
-                out,
-                "(skipped: no pushed ref matches its branches filter)\n"
-            )?;
+        if let Some(reason) = service.skip_reason(event) {
+            writeln!(out, "(skipped: {reason})\n")?;
             continue;
         }
         let preview = service

@@ -14,7 +14,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diagnostic::{ConfigError, ConfigErrors, Source};
 use super::secret::{self, SecretRef};
-use super::values::{HttpUrl, RefFilter, Timeout};
+use super::values::{HttpUrl, PathFilter, RefFilter, Timeout};
 use crate::broker::exec::ExecConfig;
 use crate::broker::{self, BrokerConfig};
 
@@ -57,6 +57,8 @@ pub struct ServiceConfig {
     pub broker: String,
     /// Run only when a pushed ref matches.
     pub branches: Option<RefFilter>,
+    /// Run only when a new changeset touches a matching file.
+    pub paths: Option<PathFilter>,
     /// Per-delivery timeout; default the site's `[limits] timeout`.
     pub timeout: Option<Timeout>,
     /// Most changesets one delivery carries (0: no cap).
@@ -73,11 +75,12 @@ pub struct ServiceConfig {
 struct CommonOptions {
     name: Option<String>,
     branches: Option<RefFilter>,
+    paths: Option<PathFilter>,
     timeout: Option<Timeout>,
     max_commits: Option<usize>,
 }
 
-const COMMON_KEYS: &[&str] = &["name", "branches", "timeout", "max_commits"];
+const COMMON_KEYS: &[&str] = &["name", "branches", "paths", "timeout", "max_commits"];
 const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 
 /// Loads `path`; a missing file is a config with no services. `registered` names the
@@ -271,6 +274,7 @@ impl Loader<'_> {
             name,
             broker: broker_name,
             branches: common.branches,
+            paths: common.paths,
             timeout: common.timeout,
             max_commits: common.max_commits.unwrap_or(DEFAULT_MAX_COMMITS),
             options,

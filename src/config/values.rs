@@ -157,6 +157,76 @@ impl<'de> Deserialize<'de> for RefFilter {
     }
 }
 
+/// A list of path globs (`src/**`, `*.md`), `!` before a pattern to exclude
+/// (`!docs/drafts/**`). A path matches when some pattern without `!` matches it (or there
+/// is none) and no `!` pattern does.
+#[derive(Clone)]
+pub struct PathFilter {
+    patterns: Vec<String>,
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+}
+
+impl PathFilter {
+    /// Compiles `patterns`; the error names the bad one.
+    pub fn new(patterns: Vec<String>) -> Result<PathFilter, String> {
+        let mut include = GlobSetBuilder::new();
+        let mut exclude = GlobSetBuilder::new();
+        let mut includes = 0;
+        for pattern in &patterns {
+            let (target, glob) = match pattern.strip_prefix('!') {
+                Some(rest) => (&mut exclude, rest),
+                None => {
+                    includes += 1;
+                    (&mut include, pattern.as_str())
+                }
+            };
+            if glob.is_empty() {
+                return Err(
+                    "an empty path pattern: write e.g. \"src/**\" or \"!docs/drafts/**\"".into(),
+                );
+            }
+            let compiled = GlobBuilder::new(glob)
+                .literal_separator(true)
+                .build()
+                .map_err(|error| format!("invalid glob {pattern:?}: {}", error.kind()))?;
+            target.add(compiled);
+        }
+        let build = |builder: GlobSetBuilder| {
+            builder
+                .build()
+                .map_err(|error| format!("invalid glob: {error}"))
+        };
+        Ok(PathFilter {
+            include: if includes > 0 {
+                Some(build(include)?)
+            } else {
+                None
+            },
+            exclude: build(exclude)?,
+            patterns,
+        })
+    }
+
+    /// Whether `path` passes the filter.
+    pub fn matches(&self, path: &str) -> bool {
+        self.include.as_ref().is_none_or(|set| set.is_match(path)) && !self.exclude.is_match(path)
+    }
+}
+
+impl fmt::Debug for PathFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.patterns).finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for PathFilter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let patterns = Vec::<String>::deserialize(deserializer)?;
+        PathFilter::new(patterns).map_err(D::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +261,23 @@ mod tests {
         assert!(!filter.matches("refs/tags/main", None));
         assert!(!filter.matches("refs/heads/feature", Some("feature")));
         assert!(RefFilter::new(vec!["{a,b".into()]).is_err());
+    }
+
+    #[test]
+    fn path_filters_include_and_exclude() {
+        let filter =
+            PathFilter::new(vec!["docs/**".into(), "!docs/drafts/**".into()]).expect("valid");
+        assert!(filter.matches("docs/guide.md"));
+        assert!(filter.matches("docs/a/b.md"));
+        assert!(!filter.matches("docs/drafts/x.md"));
+        assert!(!filter.matches("src/lib.rs"));
+        let only_exclude = PathFilter::new(vec!["!*.md".into()]).expect("valid");
+        assert!(only_exclude.matches("src/lib.rs"));
+        assert!(!only_exclude.matches("README.md"));
+        assert!(
+            only_exclude.matches("docs/README.md"),
+            "`*` does not cross `/`"
+        );
+        assert!(PathFilter::new(vec!["!".into()]).is_err());
     }
 }

@@ -130,10 +130,14 @@ fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Ins
     loop {
         attempt += 1;
         let attempt_started = Instant::now();
-        let outcome = if job.ignore_filter || service.wants(push) {
-            service.broker.deliver(&delivery(push, service, &job.id))
+        let skip = if job.ignore_filter {
+            None
         } else {
-            Outcome::skipped("no pushed ref matches its branches filter")
+            service.skip_reason(push)
+        };
+        let outcome = match skip {
+            None => service.broker.deliver(&delivery(push, service, &job.id)),
+            Some(reason) => Outcome::skipped(reason),
         };
         let took = attempt_started.elapsed();
         if let Err(error) = log.append(&attempt_line(job, attempt, &outcome, took)) {
