@@ -43,6 +43,8 @@ install_deps() {
   command -v python3 >/dev/null || missing+=(python3)
   command -v hg >/dev/null || missing+=(mercurial)
   [ -x /usr/bin/time ] || missing+=(time)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"
@@ -54,6 +56,11 @@ install_deps() {
       || python3 -m pip install --quiet --break-system-packages aiosmtpd 2>/dev/null \
       || apt_install python3-aiosmtpd
     python3 -c 'import aiosmtpd' || { echo "install.sh: could not install aiosmtpd" >&2; exit 1; }
+  fi
+  # GitHub's own libraries, to check the GitHub-format deliveries in the tests.
+  if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules/@octokit/webhooks ]; then
+    say "installing @octokit/webhooks and its schemas (the GitHub-format tests use them)"
+    (cd tests/node && npm ci --silent --no-audit --no-fund)
   fi
   if ! command -v cargo >/dev/null; then
     echo "install.sh: no Rust toolchain: install one with rustup (Rust >= 1.85), then run me again" >&2

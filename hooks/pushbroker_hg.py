@@ -103,6 +103,7 @@ def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
             "branch": _text(ctx.branch()),
             "desc": _text(ctx.description()),
             "files": _files(repo, ctx, filelogs),
+            "manifest": hex(ctx.manifestnode()),
         }
         if diff_lines:
             entry["diff"] = _diff(ctx, diff_lines)

@@ -90,10 +90,30 @@ pub struct Commit {
     pub utctimestamp: String,
     /// Link to the changeset on the forge (site `commit_url`).
     pub url: String,
-    /// The patch against the first parent, when a service asked for diffs; not part of
-    /// the payload.
+    /// What some formats need besides the Bitbucket fields; not part of the payload.
     #[serde(skip)]
+    pub hidden: Hidden,
+}
+
+/// A changeset's data that the Bitbucket payload does not carry but some brokers need:
+/// the email diff, and GitHub's `tree_id`, e-mail addresses and committer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Hidden {
+    /// The patch against the first parent, when a service asked for diffs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diff: Option<Diff>,
+    /// The tree (Git) or manifest (Mercurial) id.
+    pub tree_id: String,
+    /// The author's e-mail address.
+    pub author_email: String,
+    /// The author date, ISO 8601 with the author's offset.
+    pub author_date: String,
+    /// The committer's name.
+    pub committer_name: String,
+    /// The committer's e-mail address.
+    pub committer_email: String,
+    /// The commit date, ISO 8601 with the committer's offset.
+    pub committer_date: String,
 }
 
 /// A changeset's patch, capped in lines when it was built.

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use crate::broker::Verdict;
 use crate::deliver::Report;
+use crate::event::RefChange;
 
 /// Prefix of every line, so the pusher knows who speaks.
 pub const PREFIX: &str = "pushbroker";
@@ -27,8 +28,11 @@ pub enum Kept {
 }
 
 /// The line for one delivery.
-pub fn service_line(report: &Report, kept: &Kept) -> String {
-    let who = format!("{} ({})", report.service, report.broker);
+pub fn service_line(report: &Report, kept: &Kept, refs: &[RefChange]) -> String {
+    let mut who = format!("{} ({})", report.service, report.broker);
+    if let Some(change) = report.ref_index.and_then(|index| refs.get(index)) {
+        who.push_str(&format!(" {}", change.name));
+    }
     let detail = &report.outcome.detail;
     let tries = match report.attempts {
         1 => String::new(),

@@ -8,7 +8,7 @@ use anyhow::Error;
 use crate::broker::{Broker, BuildContext};
 use crate::config::values::{PathFilter, RefFilter};
 use crate::config::{RepoConfig, SiteConfig};
-use crate::event::Push;
+use crate::event::{Push, RefChange};
 use crate::scm::Limits;
 use crate::state::StateDir;
 
@@ -32,6 +32,8 @@ pub struct Service {
     pub broker: Box<dyn Broker>,
     /// Patch lines the broker wants per changeset, if any.
     pub diff_lines: Option<usize>,
+    /// One delivery per pushed ref instead of one per push.
+    pub per_ref: bool,
 }
 
 /// A service that could not be built (its problem is reported, the others still run).
@@ -75,6 +77,7 @@ pub fn build_all(
                 options: service.redacted.clone(),
                 broker,
                 diff_lines: service.options.diff_lines(),
+                per_ref: service.options.per_ref(),
             })),
             Err(error) => broken.push(Broken {
                 name: service.name.clone(),
@@ -108,15 +111,17 @@ pub fn limits(services: &[Arc<Service>]) -> Limits {
 }
 
 impl Service {
+    /// Whether the branch filter lets this ref through.
+    pub fn wants_ref(&self, change: &RefChange) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| filter.matches(&change.refname, change.branch()))
+    }
+
     /// Why the service's filters keep this push from it, or `None` when it runs. Both
     /// filters must let the push through (AND).
     pub fn skip_reason(&self, push: &Push) -> Option<&'static str> {
-        if let Some(filter) = &self.filter
-            && !push
-                .refs
-                .iter()
-                .any(|change| filter.matches(&change.refname, change.branch()))
-        {
+        if !push.refs.iter().any(|change| self.wants_ref(change)) {
             return Some("no pushed ref matches its branches filter");
         }
         if let Some(paths) = &self.paths

@@ -7,6 +7,7 @@ mod check;
 mod custom;
 mod delivery;
 mod email;
+mod github;
 mod hg;
 mod hook;
 mod install;

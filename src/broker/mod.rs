@@ -29,6 +29,11 @@ pub trait BrokerConfig: fmt::Debug + Send + Sync {
     fn diff_lines(&self) -> Option<usize> {
         None
     }
+
+    /// Whether one push makes one delivery per ref (GitHub's push events) instead of one.
+    fn per_ref(&self) -> bool {
+        false
+    }
 }
 
 /// What a broker may need from outside its own options when it is built.
@@ -64,6 +69,8 @@ pub struct Delivery<'a> {
     pub options: &'a serde_json::Value,
     /// Most changesets this delivery carries (0: all the push has).
     pub max_commits: usize,
+    /// For a per-ref broker: which of the push's refs this delivery is about.
+    pub ref_index: Option<usize>,
 }
 
 impl<'a> Delivery<'a> {

@@ -89,7 +89,7 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     let deadline = started + loaded.site.limits.budget.0;
-    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
+    let jobs = Job::for_push(&loaded.services, &event);
     let event = Arc::new(event);
     let mut reports = super::broken_reports(&loaded.broken);
     reports.extend(deliver::run(
@@ -178,7 +178,7 @@ fn deliver_event(
     err: &mut dyn Write,
 ) -> Result<ExitCode> {
     let deadline = started + loaded.site.limits.budget.0;
-    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
+    let jobs = Job::for_push(&loaded.services, &event);
     let event = Arc::new(event);
     let mut reports = super::broken_reports(&loaded.broken);
     reports.extend(deliver::run(
@@ -227,17 +227,29 @@ fn preview(loaded: &Loaded, event: &Push, out: &mut dyn Write) -> Result<()> {
             broken.name, broken.broker_name, broken.error
         )?;
     }
-    for service in &loaded.services {
-        let id = deliver::new_delivery_id();
-        writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?;
-        if let Some(reason) = service.skip_reason(event) {
+    for job in Job::for_push(&loaded.services, event) {
+        let service = &job.service;
+        let about = job.ref_index.and_then(|index| event.refs.get(index));
+        match about {
+            Some(change) => writeln!(
+                out,
+                "=== {} ({}) {} ===",
+                service.name, service.broker_name, change.name
+            )?,
+            None => writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?,
+        }
+        let skip = match about {
+            Some(change) if !service.wants_ref(change) => {
+                Some("this ref does not match its branches filter")
+            }
+            _ => service.skip_reason(event),
+        };
+        if let Some(reason) = skip {
             writeln!(out, "(skipped: {reason})\n")?;
             continue;
         }
-        let preview = service
-            .broker
-            .preview(&deliver::delivery(event, service, &id))?;
-        writeln!(out, "{preview}")?;
+        let delivery = deliver::delivery(event, service, &job.id, job.ref_index);
+        writeln!(out, "{}", service.broker.preview(&delivery)?)?;
     }
     Ok(())
 }

@@ -78,14 +78,7 @@ pub fn settle(reports: &[Report], push: &Push, spool: &Spool, err: &mut dyn Writ
     let mut all_kept = true;
     for delivery in reports {
         let kept = if delivery.outcome.is_failure() {
-            let entry = Entry::delivery(
-                &delivery.delivery,
-                &delivery.service,
-                &delivery.broker,
-                delivery.attempts,
-                &delivery.outcome.detail,
-                push,
-            );
+            let entry = Entry::delivery(delivery, push);
             match spool.write(&entry) {
                 Ok(_) => Kept::Spooled,
                 Err(error) => {
@@ -96,7 +89,7 @@ pub fn settle(reports: &[Report], push: &Push, spool: &Spool, err: &mut dyn Writ
         } else {
             Kept::NotNeeded
         };
-        report::line(err, &report::service_line(delivery, &kept));
+        report::line(err, &report::service_line(delivery, &kept, &push.refs));
         if let Some(error) = &delivery.log_error {
             report::line(
                 err,
@@ -115,6 +108,7 @@ pub fn broken_reports(broken: &[Broken]) -> Vec<Report> {
             service: broken.name.clone(),
             broker: broken.broker_name.clone(),
             delivery: crate::deliver::new_delivery_id(),
+            ref_index: None,
             outcome: crate::broker::Outcome::failed(format!("{:#}", broken.error)),
             attempts: 1,
             duration: std::time::Duration::ZERO,

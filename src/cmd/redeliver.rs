@@ -91,7 +91,8 @@ fn redeliver_one(
         service,
         attempts,
         mut push,
-        diffs,
+        hidden,
+        ref_index,
         ..
     } = entry.item.clone()
     else {
@@ -111,27 +112,21 @@ fn redeliver_one(
         );
         return Ok(false);
     };
-    spool::restore_diffs(&mut push, &diffs);
+    spool::restore_hidden(&mut push, &hidden);
     let push = Arc::new(*push);
     let job = Job {
         service: Arc::clone(found),
         id: entry.id.clone(),
         attempts_before: attempts,
         ignore_filter: true,
+        ref_index,
     };
     let deadline = Instant::now() + loaded.site.limits.budget.0;
     let report = deliver::run(Arc::clone(&push), vec![job], log, deadline)
         .pop()
         .context("one job gives one report")?;
     let kept = if report.outcome.is_failure() {
-        let mut again = Entry::delivery(
-            &entry.id,
-            &report.service,
-            &report.broker,
-            report.attempts,
-            &report.outcome.detail,
-            &push,
-        );
+        let mut again = Entry::delivery(&report, &push);
         again.created = entry.created.clone();
         match spool.write(&again) {
             Ok(_) => Kept::Spooled,
@@ -143,7 +138,11 @@ fn redeliver_one(
     };
     report::line(
         out,
-        &format!("{}: {}", entry.id, report::service_line(&report, &kept)),
+        &format!(
+            "{}: {}",
+            entry.id,
+            report::service_line(&report, &kept, &push.refs)
+        ),
     );
     Ok(!report.outcome.is_failure())
 }
@@ -192,8 +191,8 @@ fn deliver_raw(
         }
     };
     event.pushed_at = pushed_at.clone();
+    let jobs = Job::for_push(&loaded.services, &event);
     let event = Arc::new(event);
-    let jobs = loaded.services.iter().cloned().map(Job::new).collect();
     let deadline = Instant::now() + loaded.site.limits.budget.0;
     let mut reports = super::broken_reports(&loaded.broken);
     reports.extend(deliver::run(Arc::clone(&event), jobs, log, deadline));

@@ -52,22 +52,26 @@ pub fn run(repo: Option<&Path>, only: Option<&str>, out: &mut dyn Write) -> Resu
     };
     let mut event = super::assemble(&context, &loaded, changes, push::pusher());
     event.test = true;
-    let jobs = services
+    let jobs = Job::for_push(&services, &event)
         .into_iter()
-        .map(|service| Job {
+        .map(|job| Job {
             ignore_filter: true,
-            ..Job::new(service)
+            ..job
         })
         .collect();
     let deadline = Instant::now() + loaded.site.limits.budget.0;
+    let event = Arc::new(event);
     let reports = deliver::run(
-        Arc::new(event),
+        Arc::clone(&event),
         jobs,
         &DeliveryLog::new(context.state().log()),
         deadline,
     );
     for delivery in &reports {
-        report::line(out, &report::service_line(delivery, &Kept::NotNeeded));
+        report::line(
+            out,
+            &report::service_line(delivery, &Kept::NotNeeded, &event.refs),
+        );
     }
     Ok(exit(
         !reports.iter().any(|delivery| delivery.outcome.is_failure()),

@@ -71,6 +71,7 @@ pub fn run(request: &Request<'_>, out: &mut dyn Write) -> Result<ExitCode> {
             broker: &name,
             options: &options,
             max_commits: 0,
+            ref_index: None,
         };
         let started = Instant::now();
         let outcome = broker.deliver(&delivery);

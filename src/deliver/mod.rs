@@ -35,6 +35,8 @@ pub struct Job {
     pub attempts_before: u32,
     /// Deliver even when the service's branch filter does not match (`pushbroker test`).
     pub ignore_filter: bool,
+    /// For a per-ref service: the ref this delivery is about.
+    pub ref_index: Option<usize>,
 }
 
 impl Job {
@@ -45,7 +47,25 @@ impl Job {
             id: new_delivery_id(),
             attempts_before: 0,
             ignore_filter: false,
+            ref_index: None,
         }
+    }
+
+    /// The first deliveries of `push`: one per service, or one per ref for a per-ref
+    /// service (each with its own id).
+    pub fn for_push(services: &[Arc<Service>], push: &Push) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        for service in services {
+            if service.per_ref {
+                jobs.extend((0..push.refs.len()).map(|index| Job {
+                    ref_index: Some(index),
+                    ..Job::new(Arc::clone(service))
+                }));
+            } else {
+                jobs.push(Job::new(Arc::clone(service)));
+            }
+        }
+        jobs
     }
 }
 
@@ -58,6 +78,8 @@ pub struct Report {
     pub broker: String,
     /// The delivery id.
     pub delivery: String,
+    /// For a per-ref delivery: the ref's index in the push.
+    pub ref_index: Option<usize>,
     /// How the last attempt ended.
     pub outcome: Outcome,
     /// Attempts made, earlier runs included.
@@ -79,6 +101,7 @@ pub fn run(push: Arc<Push>, jobs: Vec<Job>, log: &DeliveryLog, deadline: Instant
                 service: job.service.name.clone(),
                 broker: job.service.broker_name.clone(),
                 delivery: job.id.clone(),
+                ref_index: job.ref_index,
                 outcome: Outcome::retry("still running when the hook's time budget ran out"),
                 attempts: job.attempts_before + 1,
                 duration: Duration::ZERO,
@@ -130,13 +153,18 @@ fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Ins
     loop {
         attempt += 1;
         let attempt_started = Instant::now();
-        let skip = if job.ignore_filter {
-            None
-        } else {
-            service.skip_reason(push)
+        let this_ref = job.ref_index.and_then(|index| push.refs.get(index));
+        let skip = match (job.ignore_filter, this_ref) {
+            (true, _) => None,
+            (false, Some(change)) if !service.wants_ref(change) => {
+                Some("this ref does not match its branches filter")
+            }
+            (false, _) => service.skip_reason(push),
         };
         let outcome = match skip {
-            None => service.broker.deliver(&delivery(push, service, &job.id)),
+            None => service
+                .broker
+                .deliver(&delivery(push, service, &job.id, job.ref_index)),
             Some(reason) => Outcome::skipped(reason),
         };
         let took = attempt_started.elapsed();
@@ -154,6 +182,7 @@ fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Ins
                 service: service.name.clone(),
                 broker: service.broker_name.clone(),
                 delivery: job.id.clone(),
+                ref_index: job.ref_index,
                 outcome,
                 attempts: attempt,
                 duration: started.elapsed(),
@@ -180,7 +209,12 @@ fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> A
 }
 
 /// The delivery of `push` to `service` under the id `id`.
-pub fn delivery<'a>(push: &'a Push, service: &'a Service, id: &'a str) -> Delivery<'a> {
+pub fn delivery<'a>(
+    push: &'a Push,
+    service: &'a Service,
+    id: &'a str,
+    ref_index: Option<usize>,
+) -> Delivery<'a> {
     Delivery {
         id,
         push,
@@ -188,6 +222,7 @@ pub fn delivery<'a>(push: &'a Push, service: &'a Service, id: &'a str) -> Delive
         broker: &service.broker_name,
         options: &service.options,
         max_commits: service.max_commits,
+        ref_index,
     }
 }
 

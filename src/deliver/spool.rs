@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Diff, Push};
+use super::Report;
+use crate::event::{Hidden, Push};
 
 /// The spool format's version, written in every file.
 pub const VERSION: u32 = 1;
@@ -42,16 +43,19 @@ pub enum Item {
         service: String,
         /// The broker's name when it was spooled.
         broker: String,
+        /// For a per-ref delivery (GitHub format): the ref's index in the push.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ref_index: Option<usize>,
         /// Attempts made so far.
         attempts: u32,
         /// Why the last attempt failed.
         last_error: String,
         /// The event.
         push: Box<Push>,
-        /// Patches of the event's changesets, by full id (kept out of `push` because
-        /// they are not part of the payload).
+        /// The changesets' data that is not part of the payload (patches, GitHub's
+        /// fields), by full id.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        diffs: BTreeMap<String, Diff>,
+        hidden: BTreeMap<String, Hidden>,
     },
     /// A push whose event could not be built (the config was invalid).
     Raw {
@@ -67,32 +71,26 @@ pub enum Item {
 }
 
 impl Entry {
-    /// A failed delivery of `push` to `service`.
-    pub fn delivery(
-        id: &str,
-        service: &str,
-        broker: &str,
-        attempts: u32,
-        last_error: &str,
-        push: &Push,
-    ) -> Entry {
+    /// A failed delivery of `push`, as `report` tells it.
+    pub fn delivery(report: &Report, push: &Push) -> Entry {
         let mut push = push.clone();
-        let diffs = push
+        let hidden = push
             .commits
             .iter_mut()
-            .filter_map(|commit| Some((commit.raw_node.clone(), commit.diff.take()?)))
+            .map(|commit| (commit.raw_node.clone(), std::mem::take(&mut commit.hidden)))
             .collect();
         Entry {
             version: VERSION,
-            id: id.to_string(),
+            id: report.delivery.clone(),
             created: crate::scm::dates::now_rfc3339(),
             item: Item::Delivery {
-                service: service.to_string(),
-                broker: broker.to_string(),
-                attempts,
-                last_error: last_error.to_string(),
+                service: report.service.clone(),
+                broker: report.broker.clone(),
+                ref_index: report.ref_index,
+                attempts: report.attempts,
+                last_error: report.outcome.detail.clone(),
                 push: Box::new(push),
-                diffs,
+                hidden,
             },
         }
     }
@@ -128,10 +126,10 @@ impl Entry {
     }
 }
 
-/// Puts the spooled patches back into the event.
-pub fn restore_diffs(push: &mut Push, diffs: &BTreeMap<String, Diff>) {
+/// Puts the spooled hidden data back into the event.
+pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>) {
     for commit in &mut push.commits {
-        commit.diff = diffs.get(&commit.raw_node).cloned();
+        commit.hidden = hidden.get(&commit.raw_node).cloned().unwrap_or_default();
     }
 }
 

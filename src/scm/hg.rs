@@ -11,8 +11,9 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use super::{Changes, Limits, dates::payload_dates, short_id};
-use crate::event::{Commit, Diff, FileChange, RefChange, RefKind};
+use super::dates::{iso8601, payload_dates};
+use super::{Changes, Limits, short_id};
+use crate::event::{Commit, Diff, FileChange, Hidden, RefChange, RefKind};
 use crate::state::StateDir;
 
 /// The shim, embedded so that the binary always installs the one it speaks with.
@@ -44,6 +45,9 @@ pub struct Changeset {
     files: Vec<FileChange>,
     #[serde(default)]
     diff: Option<Diff>,
+    /// The manifest id, GitHub's `tree_id` for Mercurial.
+    #[serde(default)]
+    manifest: String,
 }
 
 /// A branch or bookmark as the shim reads it.
@@ -92,7 +96,16 @@ fn to_commit(changeset: Changeset) -> Commit {
         Some((name, _)) => name.trim().to_string(),
         None => changeset.user.clone(),
     };
-    let (timestamp, utctimestamp) = payload_dates(changeset.time, -changeset.offset / 60);
+    let committer_name = author.clone();
+    let offset_minutes = -changeset.offset / 60;
+    let (timestamp, utctimestamp) = payload_dates(changeset.time, offset_minutes);
+    let date = iso8601(changeset.time, offset_minutes);
+    let email = changeset
+        .user
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(email, _)| email.to_string())
+        .unwrap_or_default();
     Commit {
         author,
         branch: Some(changeset.branch),
@@ -111,7 +124,15 @@ fn to_commit(changeset: Changeset) -> Commit {
         timestamp,
         utctimestamp,
         url: String::new(),
-        diff: changeset.diff,
+        hidden: Hidden {
+            diff: changeset.diff,
+            tree_id: changeset.manifest,
+            committer_name,
+            committer_email: email.clone(),
+            author_email: email,
+            committer_date: date.clone(),
+            author_date: date,
+        },
     }
 }
 

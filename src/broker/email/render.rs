@@ -185,7 +185,7 @@ fn changeset(out: &mut String, scm: Scm, commit: &Commit, diff: bool) {
             out.push_str(&format!("  {mark} {}\n", file.file));
         }
     }
-    if diff && let Some(patch) = &commit.diff {
+    if diff && let Some(patch) = &commit.hidden.diff {
         out.push('\n');
         out.push_str(&patch.text);
         if patch.cut_lines > 0 {

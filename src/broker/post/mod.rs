@@ -4,6 +4,7 @@
 //! same object as `application/json`. Both leave out `broker` and `service`. With a
 //! `secret`, every request is signed (see [`sign`]).
 
+mod github;
 mod sign;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +24,7 @@ use crate::net::{self, NetworkPolicy, PolicyResolver};
 pub struct PostConfig {
     /// Where to POST; `user:password@` in it becomes HTTP basic auth.
     pub url: HttpUrl,
-    /// `bitbucket` (default) or `json`.
+    /// `bitbucket` (default), `json` or `github`.
     #[serde(default)]
     pub format: PostFormat,
     /// Signs every request: `env:NAME`, `file:/path`, or (warned about) inline.
@@ -39,9 +40,15 @@ pub enum PostFormat {
     Bitbucket,
     /// The payload object as `application/json`.
     Json,
+    /// One GitHub `push` event per ref (`X-GitHub-Event: push`).
+    Github,
 }
 
 impl BrokerConfig for PostConfig {
+    fn per_ref(&self) -> bool {
+        self.format == PostFormat::Github
+    }
+
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         let mut url = self.url.0.clone();
         let basic_auth = (!url.username().is_empty()).then(|| {
@@ -104,19 +111,28 @@ struct Request {
 
 impl PostBroker {
     fn request(&self, delivery: &Delivery<'_>) -> Result<Request> {
-        let json =
-            serde_json::to_string(&delivery.bare_payload()).context("serializing the payload")?;
-        let (content_type, body) = match self.format {
-            PostFormat::Bitbucket => (
-                "application/x-www-form-urlencoded",
-                format!("payload={}", form_encode(&json)).into_bytes(),
-            ),
-            PostFormat::Json => ("application/json", json.into_bytes()),
-        };
         let mut headers = vec![
             ("X-Pushbroker-Event", "push".to_string()),
             ("X-Pushbroker-Delivery", delivery.id.to_string()),
         ];
+        let (content_type, body) = match self.format {
+            PostFormat::Bitbucket => {
+                let json = serde_json::to_string(&delivery.bare_payload())?;
+                let body = format!("payload={}", form_encode(&json));
+                ("application/x-www-form-urlencoded", body.into_bytes())
+            }
+            PostFormat::Json => (
+                "application/json",
+                serde_json::to_vec(&delivery.bare_payload())?,
+            ),
+            PostFormat::Github => {
+                let event = github::push_event(delivery)
+                    .context("a github delivery names one of the push's refs")?;
+                headers.push(("X-GitHub-Event", "push".to_string()));
+                headers.push(("X-GitHub-Delivery", delivery.id.to_string()));
+                ("application/json", serde_json::to_vec(&event)?)
+            }
+        };
         if let Some(secret) = &self.secret {
             let secret = secret.resolve()?;
             let timestamp = SystemTime::now()
@@ -191,10 +207,13 @@ impl Broker for PostBroker {
             text.push_str("Authorization: Basic ***\n");
         }
         text.push('\n');
-        let json = serde_json::to_string_pretty(&delivery.bare_payload())?;
+        let json = match self.format {
+            PostFormat::Github => serde_json::to_string_pretty(&github::push_event(delivery))?,
+            _ => serde_json::to_string_pretty(&delivery.bare_payload())?,
+        };
         match self.format {
             PostFormat::Bitbucket => text.push_str(&format!("payload={json}\n")),
-            PostFormat::Json => text.push_str(&format!("{json}\n")),
+            _ => text.push_str(&format!("{json}\n")),
         }
         Ok(text)
     }

@@ -3,8 +3,9 @@
 use anyhow::{Context, Result};
 use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
 
-use crate::event::{Commit, Diff as PatchText};
-use crate::scm::{dates::payload_dates, short_id};
+use crate::event::{Commit, Diff as PatchText, Hidden};
+use crate::scm::dates::{iso8601, payload_dates};
+use crate::scm::short_id;
 use crate::text::decode;
 
 /// Reads `oid` into a changeset; `url` is filled in when the event is assembled.
@@ -20,6 +21,7 @@ pub fn read(
     // An unreadable encoding header is treated as absent: the bytes still decode.
     let encoding = commit.message_encoding().ok().flatten();
     let author = commit.author();
+    let committer = commit.committer();
     let name = decode(author.name_bytes(), encoding);
     let email = decode(author.email_bytes(), encoding);
     let (timestamp, utctimestamp) =
@@ -57,7 +59,18 @@ pub fn read(
         timestamp,
         utctimestamp,
         url: String::new(),
-        diff: patch,
+        hidden: Hidden {
+            diff: patch,
+            tree_id: commit.tree_id().to_string(),
+            author_email: email,
+            author_date: iso8601(author.when().seconds(), author.when().offset_minutes()),
+            committer_name: decode(committer.name_bytes(), encoding),
+            committer_email: decode(committer.email_bytes(), encoding),
+            committer_date: iso8601(
+                committer.when().seconds(),
+                committer.when().offset_minutes(),
+            ),
+        },
     })
 }
 

@@ -1,0 +1,216 @@
+//! `format = "github"`: one GitHub push event per ref, checked with GitHub's own
+//! libraries (Octokit's signature verification, the published push-event schema).
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::util::http::{Received, Receiver};
+use crate::util::{TestEnv, short};
+
+/// Runs tests/node/verify-github.mjs over the deliveries; returns its output lines.
+fn verify_with_octokit(env: &TestEnv, secret: &str, requests: &[Received]) -> (i32, Vec<String>) {
+    let deliveries: Vec<Value> = requests
+        .iter()
+        .map(|request| {
+            let headers: serde_json::Map<String, Value> = request
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            json!({"headers": headers, "body": request.body_text()})
+        })
+        .collect();
+    let file = env.path("deliveries.json");
+    std::fs::write(&file, serde_json::to_vec(&deliveries).expect("json")).expect("write");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node/verify-github.mjs");
+    assert!(
+        script
+            .with_file_name("node_modules/@octokit/webhooks")
+            .is_dir(),
+        "tests/node/node_modules is missing: run ./install.sh --deps"
+    );
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(secret)
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|error| panic!("node is missing ({error}): run ./install.sh --deps"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        output.status.code().unwrap_or(-1),
+        text.lines().map(str::to_string).collect(),
+    )
+}
+
+#[test]
+fn one_push_event_per_ref_that_octokit_verifies_and_the_schema_accepts() {
+    let mut env = TestEnv::new();
+    env.set_env("GH_SECRET", "octo-s3cret");
+    env.write_site("canon_url = \"https://code.example.com\"\n");
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"{}\"\nformat = \"github\"\nsecret = \"env:GH_SECRET\"\n",
+            receiver.url("/github")
+        ),
+    );
+    let work = env.work("widgets");
+    let base = env.commit(
+        &work,
+        &[("a.txt", Some("1")), ("gone.txt", Some("x"))],
+        "base",
+        0,
+    );
+    env.push(&work, &server, &["main"]);
+    let on_main = env.commit(
+        &work,
+        &[
+            ("a.txt", Some("2")),
+            ("gone.txt", None),
+            ("new.txt", Some("n")),
+        ],
+        "Change main\n\nbody",
+        1,
+    );
+    env.git(&work, &["checkout", "--quiet", "-b", "feature"])
+        .ok();
+    let on_feature = env.commit(&work, &[("f.txt", Some("f"))], "Feature work", 2);
+    let push = env.push(&work, &server, &["main", "feature"]);
+    let lines = push.remote_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.contains(&"gh (post) main: delivered (HTTP 200)".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"gh (post) feature: delivered (HTTP 200)".to_string()),
+        "{lines:?}"
+    );
+
+    let requests: Vec<Received> = receiver.requests().into_iter().skip(1).collect();
+    assert_eq!(requests.len(), 2, "one delivery per ref");
+    let ids: Vec<&str> = requests
+        .iter()
+        .map(|r| r.header("X-GitHub-Delivery"))
+        .collect();
+    assert_ne!(ids[0], ids[1], "distinct delivery ids");
+    let (status, output) = verify_with_octokit(&env, "octo-s3cret", &requests);
+    assert_eq!(status, 0, "{output:#?}");
+    assert_eq!(
+        output.iter().filter(|line| line.ends_with(" ok")).count(),
+        2,
+        "{output:#?}"
+    );
+    assert_eq!(output.last().map(String::as_str), Some("received 2"));
+    let (status, output) = verify_with_octokit(&env, "wrong-secret", &requests);
+    assert_eq!(status, 1, "a wrong secret must fail: {output:#?}");
+
+    let main = requests
+        .iter()
+        .map(Received::json)
+        .find(|event| event["ref"] == "refs/heads/main")
+        .expect("main");
+    assert_eq!(main["before"], base.as_str());
+    assert_eq!(main["after"], on_main.as_str());
+    assert_eq!(
+        (
+            main["created"].as_bool(),
+            main["deleted"].as_bool(),
+            main["forced"].as_bool()
+        ),
+        (Some(false), Some(false), Some(false))
+    );
+    assert_eq!(
+        main["compare"],
+        format!(
+            "https://code.example.com/acme/widgets/compare/{}...{}",
+            short(&base),
+            short(&on_main)
+        )
+    );
+    let commit = &main["commits"][0];
+    assert_eq!(main["commits"].as_array().expect("commits").len(), 1);
+    assert_eq!(commit["id"], on_main.as_str());
+    assert_eq!(
+        commit["tree_id"],
+        env.git_out(&work, &["rev-parse", &format!("{on_main}^{{tree}}")])
+            .as_str()
+    );
+    assert_eq!(commit["message"], "Change main\n\nbody\n");
+    assert_eq!(commit["timestamp"], "2026-11-27T10:01:00+01:00");
+    assert_eq!(
+        commit["author"],
+        json!({"name": "Alice Example", "email": "alice@example.com", "date": "2026-11-27T10:01:00+01:00"})
+    );
+    assert_eq!(
+        (
+            commit["added"].clone(),
+            commit["removed"].clone(),
+            commit["modified"].clone()
+        ),
+        (json!(["new.txt"]), json!(["gone.txt"]), json!(["a.txt"]))
+    );
+    assert_eq!(main["head_commit"]["id"], on_main.as_str());
+    assert_eq!(main["repository"]["full_name"], "acme/widgets");
+    assert_eq!(
+        main["repository"]["html_url"],
+        "https://code.example.com/acme/widgets"
+    );
+    assert_eq!(
+        main["repository"]["clone_url"],
+        "https://code.example.com/acme/widgets.git"
+    );
+    assert_eq!(main["pusher"], json!({"name": "alice", "email": null}));
+    assert_eq!(main["sender"]["login"], "alice");
+    let feature = requests
+        .iter()
+        .map(Received::json)
+        .find(|event| event["ref"] == "refs/heads/feature")
+        .expect("feature");
+    assert_eq!(feature["created"], true);
+    assert_eq!(feature["before"], "0".repeat(40));
+    assert_eq!(feature["commits"][0]["id"], on_feature.as_str());
+}
+
+#[test]
+fn a_deleted_branch_and_a_tag_are_valid_events_too() {
+    let mut env = TestEnv::new();
+    env.set_env("GH_SECRET", "octo");
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!("[[service]]\nbroker = \"post\"\nurl = \"{}\"\nformat = \"github\"\nsecret = \"env:GH_SECRET\"\n", receiver.url("/")),
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.push(&work, &server, &["main", "main:refs/heads/old"]);
+    env.git(&work, &["tag", "-a", "-m", "v1", "v1.0"]).ok();
+    env.push(&work, &server, &[":refs/heads/old", "v1.0"]);
+    let requests: Vec<Received> = receiver.requests().into_iter().skip(2).collect();
+    assert_eq!(requests.len(), 2);
+    let (status, output) = verify_with_octokit(&env, "octo", &requests);
+    assert_eq!(status, 0, "{output:#?}");
+    let events: Vec<Value> = requests.iter().map(Received::json).collect();
+    let deleted = events
+        .iter()
+        .find(|e| e["ref"] == "refs/heads/old")
+        .expect("deletion");
+    assert_eq!(
+        (deleted["deleted"].as_bool(), deleted["after"].as_str()),
+        (Some(true), Some("0000000000000000000000000000000000000000"))
+    );
+    assert_eq!(deleted["head_commit"], Value::Null);
+    let tag = events
+        .iter()
+        .find(|e| e["ref"] == "refs/tags/v1.0")
+        .expect("tag");
+    assert_eq!(tag["commits"], json!([]));
+}
