@@ -214,3 +214,97 @@ fn a_deleted_branch_and_a_tag_are_valid_events_too() {
         .expect("tag");
     assert_eq!(tag["commits"], json!([]));
 }
+
+#[test]
+fn gitlab_push_hooks_for_one_and_fifty_changesets() {
+    let mut env = TestEnv::new();
+    env.set_env("GL_TOKEN", "gl-t0ken");
+    env.write_site("canon_url = \"https://code.example.com\"\n");
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!("[[service]]\nbroker = \"post\"\nname = \"gl\"\nurl = \"{}\"\nformat = \"gitlab\"\nsecret = \"env:GL_TOKEN\"\n", receiver.url("/")),
+    );
+    let work = env.work("widgets");
+    let first = env.commit(&work, &[("a", Some("0"))], "First\n\nbody", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["gl (post) main: delivered (HTTP 200)"]
+    );
+    let request = receiver.only();
+    assert_eq!(request.header("X-Gitlab-Event"), "Push Hook");
+    assert_eq!(request.header("X-Gitlab-Token"), "gl-t0ken");
+    assert_eq!(request.header("Content-Type"), "application/json");
+    let hook = request.json();
+    assert_eq!(hook["object_kind"], "push");
+    assert_eq!(hook["ref"], "refs/heads/main");
+    assert_eq!(hook["before"], "0".repeat(40));
+    assert_eq!(hook["after"], first.as_str());
+    assert_eq!(hook["checkout_sha"], first.as_str());
+    assert_eq!(hook["user_username"], "alice");
+    assert_eq!(hook["total_commits_count"], 1);
+    assert_eq!(hook["project"]["path_with_namespace"], "acme/widgets");
+    assert_eq!(
+        hook["project"]["web_url"],
+        "https://code.example.com/acme/widgets"
+    );
+    assert_eq!(
+        hook["repository"]["git_http_url"],
+        "https://code.example.com/acme/widgets.git"
+    );
+    assert_eq!(
+        hook["commits"],
+        json!([{"id": first, "message": "First\n\nbody\n", "title": "First", "timestamp": "2026-11-27T10:00:00+01:00",
+                "url": format!("https://code.example.com/acme/widgets/commits/{first}"),
+                "author": {"name": "Alice Example", "email": "alice@example.com"},
+                "added": ["a"], "modified": [], "removed": []}])
+    );
+
+    let ids: Vec<String> = (1..=50)
+        .map(|n| {
+            env.commit(
+                &work,
+                &[("a", Some(&n.to_string()))],
+                &format!("change {n}"),
+                n,
+            )
+        })
+        .collect();
+    env.push(&work, &server, &["main"]);
+    let hook = receiver.requests().last().expect("second").json();
+    assert_eq!(hook["total_commits_count"], 50);
+    let listed: Vec<&str> = hook["commits"]
+        .as_array()
+        .expect("commits")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        listed,
+        ids[30..].iter().map(String::as_str).collect::<Vec<_>>(),
+        "the newest 20, oldest first"
+    );
+
+    env.git(&work, &["tag", "v1"]).ok();
+    env.push(&work, &server, &["v1"]);
+    let tag = receiver.requests().last().expect("tag").clone();
+    assert_eq!(tag.header("X-Gitlab-Event"), "Tag Push Hook");
+    assert_eq!(tag.json()["object_kind"], "tag_push");
+
+    let head = env.git_out(&work, &["rev-parse", "HEAD"]);
+    let dry = env
+        .pushbroker_with_input(
+            &server,
+            &["hook", "--dry-run"],
+            &format!("{} {head} refs/heads/main\n", "0".repeat(40)),
+            &[("GIT_DIR", ".")],
+        )
+        .success();
+    assert!(
+        dry.stdout.contains("X-Gitlab-Token: ***") && !dry.stdout.contains("gl-t0ken"),
+        "{}",
+        dry.stdout
+    );
+}

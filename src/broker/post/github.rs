@@ -49,7 +49,7 @@ pub fn push_event(delivery: &Delivery<'_>) -> Option<Value> {
 
 /// Whether a commit of the push is reported in this ref's event: a branch's own
 /// commits, or for a tag the commits no branch brought.
-fn belongs(commit: &Commit, change: &RefChange) -> bool {
+pub(super) fn belongs(commit: &Commit, change: &RefChange) -> bool {
     match change.kind {
         RefKind::Branch => commit.branch.as_deref() == Some(change.name.as_str()),
         RefKind::Tag | RefKind::Other => commit.branch.is_none(),
@@ -93,7 +93,7 @@ fn github_commit(commit: &Commit) -> Value {
 }
 
 /// A stable positive id for a name, as GitHub gives every object a number.
-fn number(kind: &str, name: &str) -> u64 {
+pub(super) fn number(kind: &str, name: &str) -> u64 {
     let digest = Sha256::digest(format!("{kind}:{name}"));
     u64::from(u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) >> 1)
 }

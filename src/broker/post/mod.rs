@@ -5,6 +5,7 @@
 //! `secret`, every request is signed (see [`sign`]).
 
 mod github;
+mod gitlab;
 mod sign;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,7 +25,7 @@ use crate::net::{self, NetworkPolicy, PolicyResolver};
 pub struct PostConfig {
     /// Where to POST; `user:password@` in it becomes HTTP basic auth.
     pub url: HttpUrl,
-    /// `bitbucket` (default), `json` or `github`.
+    /// `bitbucket` (default), `json`, `github` or `gitlab`.
     #[serde(default)]
     pub format: PostFormat,
     /// Signs every request: `env:NAME`, `file:/path`, or (warned about) inline.
@@ -42,11 +43,13 @@ pub enum PostFormat {
     Json,
     /// One GitHub `push` event per ref (`X-GitHub-Event: push`).
     Github,
+    /// One GitLab Push Hook (or Tag Push Hook) per ref, the secret as `X-Gitlab-Token`.
+    Gitlab,
 }
 
 impl BrokerConfig for PostConfig {
     fn per_ref(&self) -> bool {
-        self.format == PostFormat::Github
+        matches!(self.format, PostFormat::Github | PostFormat::Gitlab)
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
@@ -132,9 +135,20 @@ impl PostBroker {
                 headers.push(("X-GitHub-Delivery", delivery.id.to_string()));
                 ("application/json", serde_json::to_vec(&event)?)
             }
+            PostFormat::Gitlab => {
+                let (hook, event) = gitlab::push_hook(delivery)
+                    .context("a gitlab delivery names one of the push's refs")?;
+                headers.push(("X-Gitlab-Event", event.to_string()));
+                headers.push(("X-Gitlab-Event-UUID", delivery.id.to_string()));
+                ("application/json", serde_json::to_vec(&hook)?)
+            }
         };
         if let Some(secret) = &self.secret {
             let secret = secret.resolve()?;
+            if self.format == PostFormat::Gitlab {
+                // GitLab sends its token as is; receivers compare it.
+                headers.push(("X-Gitlab-Token", secret.expose().to_string()));
+            }
             let timestamp = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or(Duration::ZERO)
@@ -201,6 +215,12 @@ impl Broker for PostBroker {
             self.url, request.content_type
         );
         for (name, value) in &request.headers {
+            // A token sent as is must not be shown; signatures may.
+            let value = if *name == "X-Gitlab-Token" {
+                "***"
+            } else {
+                value.as_str()
+            };
             text.push_str(&format!("{name}: {value}\n"));
         }
         if self.basic_auth.is_some() {
@@ -209,6 +229,9 @@ impl Broker for PostBroker {
         text.push('\n');
         let json = match self.format {
             PostFormat::Github => serde_json::to_string_pretty(&github::push_event(delivery))?,
+            PostFormat::Gitlab => {
+                serde_json::to_string_pretty(&gitlab::push_hook(delivery).map(|(hook, _)| hook))?
+            }
             _ => serde_json::to_string_pretty(&delivery.bare_payload())?,
         };
         match self.format {
