@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod exec;
+pub mod http;
 pub mod post;
 
 use std::fmt;

@@ -14,10 +14,9 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
+use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
 use crate::config::secret::SecretRef;
 use crate::config::values::HttpUrl;
-use crate::net::{self, NetworkPolicy, PolicyResolver};
 
 /// `[[service]] broker = "post"` options.
 #[derive(Debug, Deserialize)]
@@ -72,19 +71,7 @@ impl BrokerConfig for PostConfig {
         });
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(context.timeout))
-            .max_redirects(0)
-            .http_status_as_error(false)
-            // A proxy would be resolved instead of the destination, around the policy.
-            .proxy(None)
-            .user_agent(crate::USER_AGENT)
-            .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            ureq::unversioned::transport::DefaultConnector::default(),
-            PolicyResolver::new(NetworkPolicy::new(&context.site.network)),
-        );
+        let agent = http::agent(context);
         Ok(Box::new(PostBroker {
             url: url.to_string(),
             basic_auth,
@@ -169,43 +156,12 @@ impl Broker for PostBroker {
             Ok(request) => request,
             Err(error) => return Outcome::failed(format!("{error:#}")),
         };
-        let mut call = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", request.content_type);
-        for (name, value) in &request.headers {
-            call = call.header(*name, value);
-        }
+        let mut headers = vec![("Content-Type", request.content_type.to_string())];
+        headers.extend(request.headers.iter().map(|(name, value)| (*name, value.clone())));
         if let Some(auth) = &self.basic_auth {
-            call = call.header("Authorization", auth);
+            headers.push(("Authorization", auth.clone()));
         }
-        match call.send(&request.body[..]) {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let detail = format!("HTTP {status}");
-                let outcome = match status {
-                    200..=299 => Outcome::delivered(detail),
-                    408 | 429 | 500..=599 => {
-                        Outcome::retry(detail).with_retry_after(retry_after(&response))
-                    }
-                    _ => Outcome::failed(detail),
-                };
-                outcome.with_status(i64::from(status))
-            }
-            Err(error) => {
-                if let Some(refused) = net::refusal(&error) {
-                    return Outcome::failed(format!(
-                        "POST {}: refused before connecting: {refused}",
-                        self.url
-                    ));
-                }
-                let reason = format!("POST {}: {error}", self.url);
-                match error {
-                    ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::failed(reason),
-                    _ => Outcome::retry(reason),
-                }
-            }
-        }
+        http::send(&self.agent, "POST", &self.url, &self.url, &headers, &request.body)
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
@@ -240,13 +196,6 @@ impl Broker for PostBroker {
         }
         Ok(text)
     }
-}
-
-/// The wait a `Retry-After: <seconds>` header asks for (an HTTP date is not honoured:
-/// the usual backoff applies).
-fn retry_after<B>(response: &ureq::http::Response<B>) -> Option<Duration> {
-    let value = response.headers().get("Retry-After")?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value (WHATWG URL standard).
