@@ -27,7 +27,7 @@ fn check_reports_every_error_with_line_and_column() {
                 "error: {config}:7:1: unknown field `subjekt`, expected one of `to`, `from`, `reply_to`, `subject_prefix`, `diff`, `max_lines`, `ref_changes`, or one of name, branches, paths, timeout, max_commits"
             ),
             format!(
-                "error: {config}:10:10: unknown broker `emial`: did you mean broker = \"email\"? (brokers: email, post)"
+                "error: {config}:10:10: unknown broker `emial`: did you mean broker = \"email\"? (brokers: email, post, slack, discord, msteams, matrix)"
             ),
             format!(
                 "error: {config}:15:7: the URL must start with http:// or https:// and name a host"

@@ -47,14 +47,18 @@ pub fn send(
             let detail = format!("HTTP {status}");
             let outcome = match status {
                 200..=299 => Outcome::delivered(detail),
-                408 | 429 | 500..=599 => Outcome::retry(detail).with_retry_after(retry_after(&response)),
+                408 | 429 | 500..=599 => {
+                    Outcome::retry(detail).with_retry_after(retry_after(&response))
+                }
                 _ => Outcome::failed(detail),
             };
             outcome.with_status(i64::from(status))
         }
         Err(error) => {
             if let Some(refused) = net::refusal(&error) {
-                return Outcome::failed(format!("{method} {shown}: refused before connecting: {refused}"));
+                return Outcome::failed(format!(
+                    "{method} {shown}: refused before connecting: {refused}"
+                ));
             }
             let reason = format!("{method} {shown}: {error}");
             match error {

@@ -5,6 +5,7 @@
 //! maps a broker's name to its config parser: adding a broker is one file plus one line
 //! there.
 
+pub mod chat;
 pub mod email;
 pub mod exec;
 pub mod http;
@@ -179,6 +180,10 @@ type ParseFn = fn(ValueDeserializer<'_>) -> Result<Box<dyn BrokerConfig>, toml::
 pub const BUILTIN: &[(&str, ParseFn)] = &[
     ("email", parse::<email::EmailConfig>),
     ("post", parse::<post::PostConfig>),
+    ("slack", parse::<chat::slack::SlackConfig>),
+    ("discord", parse::<chat::discord::DiscordConfig>),
+    ("msteams", parse::<chat::msteams::TeamsConfig>),
+    ("matrix", parse::<chat::matrix::MatrixConfig>),
 ];
 
 fn parse<C: BrokerConfig + DeserializeOwned + 'static>(

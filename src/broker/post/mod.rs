@@ -157,11 +157,23 @@ impl Broker for PostBroker {
             Err(error) => return Outcome::failed(format!("{error:#}")),
         };
         let mut headers = vec![("Content-Type", request.content_type.to_string())];
-        headers.extend(request.headers.iter().map(|(name, value)| (*name, value.clone())));
+        headers.extend(
+            request
+                .headers
+                .iter()
+                .map(|(name, value)| (*name, value.clone())),
+        );
         if let Some(auth) = &self.basic_auth {
             headers.push(("Authorization", auth.clone()));
         }
-        http::send(&self.agent, "POST", &self.url, &self.url, &headers, &request.body)
+        http::send(
+            &self.agent,
+            "POST",
+            &self.url,
+            &self.url,
+            &headers,
+            &request.body,
+        )
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {

@@ -1,0 +1,110 @@
+//! `broker = "discord"`: a Discord webhook with one embed. Discord's limits: embed title
+//! 256 characters, description 4,096, 6,000 in all; ours stays under 2,000.
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::slack::shown;
+use super::{cap, more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use crate::config::values::HttpUrl;
+
+/// `[[service]] broker = "discord"` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The webhook URL (it is the credential: keep the config private).
+    pub url: HttpUrl,
+    /// The name the message appears under (default: the webhook's).
+    pub username: Option<String>,
+}
+
+impl BrokerConfig for DiscordConfig {
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        Ok(Box::new(DiscordBroker {
+            url: self.url.0.to_string(),
+            shown: shown(&self.url),
+            username: self.username.clone(),
+            agent: http::agent(context),
+        }))
+    }
+}
+
+/// A built `discord` service.
+pub struct DiscordBroker {
+    url: String,
+    shown: String,
+    username: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// Markdown that Discord would interpret, escaped.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(
+            ch,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#' | '@'
+        ) {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
+}
+
+impl DiscordBroker {
+    fn message(&self, delivery: &Delivery<'_>) -> serde_json::Value {
+        let summary = summarize(delivery.push, delivery.max_commits);
+        let mut description = Vec::new();
+        for line in &summary.lines {
+            description.push(format!(
+                "[`{}`]({}) {} — {}",
+                line.short,
+                line.url,
+                escape(&line.title),
+                escape(&line.author)
+            ));
+        }
+        if let Some(more) = more_line(summary.more) {
+            description.push(more);
+        }
+        let mut message = serde_json::json!({
+            "allowed_mentions": {"parse": []},
+            "embeds": [{
+                "title": cap(&summary.headline, 256),
+                "url": summary.repo_url,
+                "description": cap(&description.join("\n"), 4096),
+                "color": 0x2f81f7,
+                "timestamp": delivery.push.pushed_at,
+            }],
+        });
+        if let Some(username) = &self.username {
+            message["username"] = username.clone().into();
+        }
+        message
+    }
+}
+
+impl Broker for DiscordBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        let body = self.message(delivery).to_string();
+        let headers = [("Content-Type", "application/json".to_string())];
+        http::send(
+            &self.agent,
+            "POST",
+            &self.url,
+            &self.shown,
+            &headers,
+            body.as_bytes(),
+        )
+    }
+
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
+        Ok(format!(
+            "POST {}\n\n{}\n",
+            self.shown,
+            serde_json::to_string_pretty(&self.message(delivery))?
+        ))
+    }
+}

@@ -1,0 +1,116 @@
+//! `broker = "matrix"`: an `m.room.message` (`m.notice`) sent with the client-server API,
+//! `PUT /_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`. The transaction id is
+//! the delivery id, so a retried delivery is not posted twice. Matrix events may be
+//! 65,536 bytes; ours stay under 8 KB.
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::{more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use crate::config::secret::SecretRef;
+use crate::config::values::HttpUrl;
+
+/// `[[service]] broker = "matrix"` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    /// The homeserver, e.g. `https://matrix.example.com`.
+    pub homeserver: HttpUrl,
+    /// The room id, e.g. `!abcdef:example.com`.
+    pub room: String,
+    /// The bot account's access token: `env:NAME` or `file:/path`.
+    pub token: SecretRef,
+}
+
+impl BrokerConfig for MatrixConfig {
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        Ok(Box::new(MatrixBroker {
+            homeserver: self.homeserver.0.as_str().trim_end_matches('/').to_string(),
+            room: self.room.clone(),
+            token: self.token.clone(),
+            agent: http::agent(context),
+        }))
+    }
+}
+
+/// A built `matrix` service.
+pub struct MatrixBroker {
+    homeserver: String,
+    room: String,
+    token: SecretRef,
+    agent: ureq::Agent,
+}
+
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl MatrixBroker {
+    fn url(&self, txn: &str) -> String {
+        let room =
+            percent_encoding::utf8_percent_encode(&self.room, percent_encoding::NON_ALPHANUMERIC);
+        format!(
+            "{}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
+            self.homeserver
+        )
+    }
+
+    fn message(&self, delivery: &Delivery<'_>) -> serde_json::Value {
+        let summary = summarize(delivery.push, delivery.max_commits);
+        let mut plain = summary.headline.clone();
+        let mut rich = format!(
+            "<a href=\"{}\">{}</a>: {}",
+            html(&summary.repo_url),
+            html(&summary.repo_name),
+            html(&summary.headline)
+        );
+        rich.push_str("<ul>");
+        for line in &summary.lines {
+            plain.push_str(&format!(
+                "\n{} {} — {} {}",
+                line.short, line.title, line.author, line.url
+            ));
+            rich.push_str(&format!(
+                "<li><a href=\"{}\"><code>{}</code></a> {} — {}</li>",
+                html(&line.url),
+                line.short,
+                html(&line.title),
+                html(&line.author)
+            ));
+        }
+        rich.push_str("</ul>");
+        if let Some(more) = more_line(summary.more) {
+            plain.push_str(&format!("\n{more}"));
+            rich.push_str(&format!("<p>{more}</p>"));
+        }
+        serde_json::json!({"msgtype": "m.notice", "body": plain, "format": "org.matrix.custom.html", "formatted_body": rich})
+    }
+}
+
+impl Broker for MatrixBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        let token = match self.token.resolve() {
+            Ok(token) => token,
+            Err(error) => return Outcome::failed(format!("the matrix token: {error:#}")),
+        };
+        let body = self.message(delivery).to_string();
+        let headers = [
+            ("Content-Type", "application/json".to_string()),
+            ("Authorization", format!("Bearer {}", token.expose())),
+        ];
+        let url = self.url(delivery.id);
+        http::send(&self.agent, "PUT", &url, &url, &headers, body.as_bytes())
+    }
+
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
+        Ok(format!(
+            "PUT {}\nAuthorization: Bearer ***\n\n{}\n",
+            self.url(delivery.id),
+            serde_json::to_string_pretty(&self.message(delivery))?
+        ))
+    }
+}

@@ -1,0 +1,144 @@
+//! Chat brokers: one short message per push, for Slack (and what accepts its webhooks:
+//! Mattermost, Rocket.Chat), Discord, Microsoft Teams and Matrix.
+//!
+//! Every chat says the same thing, in its own markup: who pushed how many changesets to
+//! which branch, then the first line of each changeset with its link, newest last, at
+//! most [`MAX_LINES`] of them and an "and N more" line. Lines are capped in length, so a
+//! message stays far inside each service's size limit (documented per broker).
+
+pub mod discord;
+pub mod matrix;
+pub mod msteams;
+pub mod slack;
+
+use crate::event::{Commit, Push, RefChange, RefKind};
+use crate::text::{first_line, one_line};
+
+/// Most changesets listed in one message.
+pub const MAX_LINES: usize = 10;
+/// Most characters of a changeset's first line in a message.
+const TITLE_CHARS: usize = 120;
+
+/// The message of a push, before a chat's markup.
+pub struct Summary {
+    /// `alice pushed 3 changesets to acme/widgets (main)`.
+    pub headline: String,
+    /// The repository's page.
+    pub repo_url: String,
+    /// `acme/widgets`.
+    pub repo_name: String,
+    /// The listed changesets, oldest first.
+    pub lines: Vec<Line>,
+    /// Changesets not listed.
+    pub more: usize,
+}
+
+/// One listed changeset.
+pub struct Line {
+    /// The 12-digit id.
+    pub short: String,
+    /// Its link.
+    pub url: String,
+    /// Its first line, capped.
+    pub title: String,
+    /// Its author's name.
+    pub author: String,
+}
+
+/// The summary of `push`, listing at most `max_commits` (0: no limit beyond the cap).
+pub fn summarize(push: &Push, max_commits: usize) -> Summary {
+    let commits = push.capped_commits(max_commits);
+    let listed = &commits[commits.len().saturating_sub(MAX_LINES)..];
+    let repo_name = format!("{}/{}", push.repository.owner, push.repository.name);
+    let user = one_line(&push.user, 60);
+    let headline = match push.total_commits {
+        0 => match push.refs.as_slice() {
+            [one] => format!("{user} {} in {repo_name}", ref_action(one)),
+            refs => format!("{user} updated {} refs in {repo_name}", refs.len()),
+        },
+        total => {
+            let noun = if total == 1 {
+                "changeset"
+            } else {
+                "changesets"
+            };
+            let branches = branches(push);
+            let on = if branches.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", branches.join(", "))
+            };
+            format!("{user} pushed {total} {noun} to {repo_name}{on}")
+        }
+    };
+    Summary {
+        headline,
+        repo_url: push.repository.website.clone(),
+        repo_name,
+        lines: listed.iter().map(line).collect(),
+        more: push.total_commits - listed.len(),
+    }
+}
+
+fn line(commit: &Commit) -> Line {
+    Line {
+        short: commit.node.clone(),
+        url: commit.url.clone(),
+        title: first_line(&commit.message, TITLE_CHARS),
+        author: one_line(&commit.author, 60),
+    }
+}
+
+fn branches(push: &Push) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in push
+        .commits
+        .iter()
+        .filter_map(|commit| commit.branch.as_deref())
+    {
+        let name = one_line(name, 60);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        if names.len() == 3 {
+            break;
+        }
+    }
+    names
+}
+
+fn ref_action(change: &RefChange) -> String {
+    let kind = match change.kind {
+        RefKind::Branch => "branch",
+        RefKind::Tag => "tag",
+        RefKind::Bookmark => "bookmark",
+        RefKind::Other => "ref",
+    };
+    let name = one_line(&change.name, 80);
+    if change.created {
+        format!("created {kind} {name}")
+    } else if change.deleted {
+        format!("deleted {kind} {name}")
+    } else {
+        format!("moved {kind} {name}")
+    }
+}
+
+/// The "and N more" line, when there is one.
+pub fn more_line(more: usize) -> Option<String> {
+    match more {
+        0 => None,
+        1 => Some("and 1 more changeset".into()),
+        n => Some(format!("and {n} more changesets")),
+    }
+}
+
+/// Cuts `text` to at most `max` characters, ending in `…` when cut.
+pub fn cap(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut capped: String = text.chars().take(max.saturating_sub(1)).collect();
+    capped.push('…');
+    capped
+}

@@ -1,0 +1,110 @@
+//! `broker = "slack"`: a Slack incoming webhook (also what Mattermost and Rocket.Chat
+//! accept). The message is one `text` in Slack's mrkdwn; Slack truncates `text` past
+//! 40,000 characters, ours stays under 4,000.
+
+use anyhow::Result;
+use serde::Deserialize;
+
+use super::{more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use crate::config::values::HttpUrl;
+
+/// `[[service]] broker = "slack"` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The incoming-webhook URL (it is the credential: keep the config private).
+    pub url: HttpUrl,
+    /// Post to this channel instead of the webhook's own (where the webhook allows it).
+    pub channel: Option<String>,
+    /// The name the message appears under.
+    pub username: Option<String>,
+}
+
+impl BrokerConfig for SlackConfig {
+    fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        Ok(Box::new(SlackBroker {
+            url: self.url.0.to_string(),
+            shown: shown(&self.url),
+            channel: self.channel.clone(),
+            username: self.username.clone(),
+            agent: http::agent(context),
+        }))
+    }
+}
+
+/// A webhook URL as messages show it: its path is the secret.
+pub(super) fn shown(url: &HttpUrl) -> String {
+    format!("{}://{}/…", url.0.scheme(), url.0.host_str().unwrap_or(""))
+}
+
+/// A built `slack` service.
+pub struct SlackBroker {
+    url: String,
+    shown: String,
+    channel: Option<String>,
+    username: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// Slack's mrkdwn escapes: `&`, `<` and `>`.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+impl SlackBroker {
+    fn message(&self, delivery: &Delivery<'_>) -> serde_json::Value {
+        let summary = summarize(delivery.push, delivery.max_commits);
+        let mut text = format!(
+            "<{}|{}>: {}",
+            summary.repo_url,
+            escape(&summary.repo_name),
+            escape(&summary.headline)
+        );
+        for line in &summary.lines {
+            text.push_str(&format!(
+                "\n• <{}|`{}`> {} — {}",
+                line.url,
+                line.short,
+                escape(&line.title),
+                escape(&line.author)
+            ));
+        }
+        if let Some(more) = more_line(summary.more) {
+            text.push_str(&format!("\n{more}"));
+        }
+        let mut message = serde_json::json!({"text": text});
+        if let Some(channel) = &self.channel {
+            message["channel"] = channel.clone().into();
+        }
+        if let Some(username) = &self.username {
+            message["username"] = username.clone().into();
+        }
+        message
+    }
+}
+
+impl Broker for SlackBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        let body = self.message(delivery).to_string();
+        let headers = [("Content-Type", "application/json".to_string())];
+        http::send(
+            &self.agent,
+            "POST",
+            &self.url,
+            &self.shown,
+            &headers,
+            body.as_bytes(),
+        )
+    }
+
+    fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
+        Ok(format!(
+            "POST {}\n\n{}\n",
+            self.shown,
+            serde_json::to_string_pretty(&self.message(delivery))?
+        ))
+    }
+}
