@@ -285,3 +285,69 @@ fn path_filters_with_negation_combine_with_branch_filters() {
         "a tag push has no new changesets"
     );
 }
+
+#[test]
+fn a_template_renders_a_custom_body_over_the_payload() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"custom\"\nurl = \"{}\"\nformat = \"template\"\n\
+             content_type = \"application/vnd.acme+json\"\n\
+             template = '''{{\"text\": {{{{ (user ~ \" pushed \" ~ total_commits ~ \" to \" ~ repository.name) | tojson }}}}, \
+             \"ids\": [{{% for c in commits %}}{{{{ c.node | tojson }}}}{{% if not loop.last %}},{{% endif %}}{{% endfor %}}], \
+             \"service\": {{{{ service.name | tojson }}}}}}'''\n",
+            receiver.url("/custom")
+        ),
+    );
+    let work = env.work("widgets");
+    let a = env.commit(&work, &[("a", Some("1"))], "one \"quoted\"", 0);
+    let b = env.commit(&work, &[("a", Some("2"))], "two", 1);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["custom (post): delivered (HTTP 200)"]
+    );
+    let request = receiver.only();
+    assert_eq!(request.header("Content-Type"), "application/vnd.acme+json");
+    let body: serde_json::Value =
+        serde_json::from_slice(&request.body).expect("the template made JSON");
+    assert_eq!(
+        body,
+        serde_json::json!({"text": "alice pushed 2 to widgets", "ids": [&a[..12], &b[..12]], "service": "custom"})
+    );
+}
+
+#[test]
+fn bad_templates_are_check_errors_with_their_line() {
+    let env = TestEnv::new();
+    let server = env.server(
+        "acme",
+        "widgets",
+        "[[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nformat = \"template\"\ntemplate = \"\"\"\nline one\n{% for x in %}\n\"\"\"\n\n\
+         [[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nformat = \"template\"\ntemplate_file = \"../../etc/passwd\"\n",
+    );
+    let run = env.pushbroker(&server, &["check"]);
+    assert_eq!(run.status, 1);
+    let config = server.join("pushbroker.toml");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: {}:5:12: template error on its line 2: ",
+            config.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "error: {}:14:17: template_file must be a relative path inside",
+            config.display()
+        )),
+        "{}",
+        run.stdout
+    );
+}

@@ -223,7 +223,8 @@ pub fn path() -> PathBuf {
 /// Loads the site config in force; defaults when the default file does not exist.
 pub fn load() -> Result<SiteConfig, ConfigErrors> {
     let path = path();
-    if std::env::var_os("PUSHBROKER_SITE").is_none() && !path.exists() {
+    let named = std::env::var_os("PUSHBROKER_SITE").is_some_and(|value| !value.is_empty());
+    if !named && !path.exists() {
         return Ok(SiteConfig::default());
     }
     load_from(&path)

@@ -7,6 +7,7 @@
 mod github;
 mod gitlab;
 mod sign;
+pub mod template;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -24,11 +25,17 @@ use crate::config::values::HttpUrl;
 pub struct PostConfig {
     /// Where to POST; `user:password@` in it becomes HTTP basic auth.
     pub url: HttpUrl,
-    /// `bitbucket` (default), `json`, `github` or `gitlab`.
+    /// `bitbucket` (default), `json`, `github`, `gitlab` or `template`.
     #[serde(default)]
     pub format: PostFormat,
     /// Signs every request: `env:NAME`, `file:/path`, or (warned about) inline.
     pub secret: Option<SecretRef>,
+    /// `format = "template"`: the body's template (minijinja over the native payload).
+    pub template: Option<template::TemplateText>,
+    /// `format = "template"`: the template in a file, relative to `$GIT_DIR` / `.hg`.
+    pub template_file: Option<template::TemplateFile>,
+    /// `format = "template"`: the body's `Content-Type` (default `application/json`).
+    pub content_type: Option<String>,
 }
 
 /// The body a `post` service sends.
@@ -44,6 +51,8 @@ pub enum PostFormat {
     Github,
     /// One GitLab Push Hook (or Tag Push Hook) per ref, the secret as `X-Gitlab-Token`.
     Gitlab,
+    /// The repository admin's own body, from `template` or `template_file`.
+    Template,
 }
 
 impl BrokerConfig for PostConfig {
@@ -72,12 +81,32 @@ impl BrokerConfig for PostConfig {
         let _ = url.set_username("");
         let _ = url.set_password(None);
         let agent = http::agent(context);
+        let template = match self.format {
+            PostFormat::Template => {
+                let dir = context.state_dir.parent().unwrap_or(&context.state_dir);
+                Some(template::Template::load(
+                    self.template.as_ref(),
+                    self.template_file.as_ref(),
+                    dir,
+                )?)
+            }
+            _ if self.template.is_some() || self.template_file.is_some() => {
+                anyhow::bail!("template and template_file need format = \"template\"")
+            }
+            _ => None,
+        };
+        let content_type = self
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/json".into());
         Ok(Box::new(PostBroker {
             url: url.to_string(),
             basic_auth,
             format: self.format,
             secret: self.secret.clone(),
             agent,
+            template,
+            content_type,
         }))
     }
 }
@@ -90,17 +119,20 @@ pub struct PostBroker {
     format: PostFormat,
     secret: Option<SecretRef>,
     agent: ureq::Agent,
+    template: Option<template::Template>,
+    /// The body's type for `format = "template"`.
+    content_type: String,
 }
 
 /// One request, ready to send.
-struct Request {
-    content_type: &'static str,
+struct Request<'a> {
+    content_type: &'a str,
     body: Vec<u8>,
     headers: Vec<(&'static str, String)>,
 }
 
 impl PostBroker {
-    fn request(&self, delivery: &Delivery<'_>) -> Result<Request> {
+    fn request(&self, delivery: &Delivery<'_>) -> Result<Request<'_>> {
         let mut headers = vec![
             ("X-Pushbroker-Event", "push".to_string()),
             ("X-Pushbroker-Delivery", delivery.id.to_string()),
@@ -121,6 +153,17 @@ impl PostBroker {
                 headers.push(("X-GitHub-Event", "push".to_string()));
                 headers.push(("X-GitHub-Delivery", delivery.id.to_string()));
                 ("application/json", serde_json::to_vec(&event)?)
+            }
+            PostFormat::Template => {
+                let template = self
+                    .template
+                    .as_ref()
+                    .context("a template service has its template")?;
+                let payload = serde_json::to_value(delivery.payload())?;
+                let body = template
+                    .render(&payload)
+                    .context("rendering the template")?;
+                (self.content_type.as_str(), body.into_bytes())
             }
             PostFormat::Gitlab => {
                 let (hook, event) = gitlab::push_hook(delivery)
