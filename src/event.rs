@@ -183,6 +183,17 @@ pub enum RefKind {
     Other,
 }
 
+impl Commit {
+    /// The paths of the files this changeset changed in `kind`'s way.
+    pub fn paths(&self, kind: FileChangeKind) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|file| file.kind == kind)
+            .map(|file| file.file.clone())
+            .collect()
+    }
+}
+
 impl RefChange {
     /// The name branch filters match: a branch's, or a Mercurial bookmark's.
     pub fn branch(&self) -> Option<&str> {

@@ -4,9 +4,8 @@
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::slack::shown;
-use super::{cap, more_line, summarize};
-use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use super::{Webhook, cap, more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::HttpUrl;
 
 /// `[[service]] broker = "discord"` options.
@@ -22,20 +21,16 @@ pub struct DiscordConfig {
 impl BrokerConfig for DiscordConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(DiscordBroker {
-            url: self.url.0.to_string(),
-            shown: shown(&self.url),
+            hook: Webhook::new(&self.url, context),
             username: self.username.clone(),
-            agent: http::agent(context),
         }))
     }
 }
 
 /// A built `discord` service.
 pub struct DiscordBroker {
-    url: String,
-    shown: String,
+    hook: Webhook,
     username: Option<String>,
-    agent: ureq::Agent,
 }
 
 /// Markdown that Discord would interpret, escaped.
@@ -88,23 +83,10 @@ impl DiscordBroker {
 
 impl Broker for DiscordBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
-        let body = self.message(delivery).to_string();
-        let headers = [("Content-Type", "application/json".to_string())];
-        http::send(
-            &self.agent,
-            "POST",
-            &self.url,
-            &self.shown,
-            &headers,
-            body.as_bytes(),
-        )
+        self.hook.post(&self.message(delivery))
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
-        Ok(format!(
-            "POST {}\n\n{}\n",
-            self.shown,
-            serde_json::to_string_pretty(&self.message(delivery))?
-        ))
+        self.hook.preview(&self.message(delivery))
     }
 }

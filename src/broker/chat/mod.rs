@@ -11,8 +11,50 @@ pub mod matrix;
 pub mod msteams;
 pub mod slack;
 
+use crate::broker::{BuildContext, Outcome, http};
+use crate::config::values::HttpUrl;
 use crate::event::{Commit, Push, RefChange, RefKind};
 use crate::text::{first_line, one_line};
+
+/// A chat webhook: its URL is the credential, so messages show only its host.
+pub struct Webhook {
+    url: String,
+    shown: String,
+    agent: ureq::Agent,
+}
+
+impl Webhook {
+    /// The webhook at `url`, with the service's agent.
+    pub fn new(url: &HttpUrl, context: &BuildContext<'_>) -> Webhook {
+        Webhook {
+            url: url.0.to_string(),
+            shown: format!("{}://{}/…", url.0.scheme(), url.0.host_str().unwrap_or("")),
+            agent: http::agent(context),
+        }
+    }
+
+    /// POSTs `message` as JSON.
+    pub fn post(&self, message: &serde_json::Value) -> Outcome {
+        let headers = [("Content-Type", "application/json".to_string())];
+        http::send(
+            &self.agent,
+            "POST",
+            &self.url,
+            &self.shown,
+            &headers,
+            message.to_string().as_bytes(),
+        )
+    }
+
+    /// What [`Webhook::post`] would send.
+    pub fn preview(&self, message: &serde_json::Value) -> anyhow::Result<String> {
+        Ok(format!(
+            "POST {}\n\n{}\n",
+            self.shown,
+            serde_json::to_string_pretty(message)?
+        ))
+    }
+}
 
 /// Most changesets listed in one message.
 pub const MAX_LINES: usize = 10;

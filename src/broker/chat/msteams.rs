@@ -4,9 +4,8 @@
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::slack::shown;
-use super::{more_line, summarize};
-use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use super::{Webhook, more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::HttpUrl;
 
 /// `[[service]] broker = "msteams"` options.
@@ -20,18 +19,14 @@ pub struct TeamsConfig {
 impl BrokerConfig for TeamsConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(TeamsBroker {
-            url: self.url.0.to_string(),
-            shown: shown(&self.url),
-            agent: http::agent(context),
+            hook: Webhook::new(&self.url, context),
         }))
     }
 }
 
 /// A built `msteams` service.
 pub struct TeamsBroker {
-    url: String,
-    shown: String,
-    agent: ureq::Agent,
+    hook: Webhook,
 }
 
 /// Markdown that an Adaptive Card TextBlock would interpret, escaped.
@@ -81,23 +76,10 @@ impl TeamsBroker {
 
 impl Broker for TeamsBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
-        let body = self.card(delivery).to_string();
-        let headers = [("Content-Type", "application/json".to_string())];
-        http::send(
-            &self.agent,
-            "POST",
-            &self.url,
-            &self.shown,
-            &headers,
-            body.as_bytes(),
-        )
+        self.hook.post(&self.card(delivery))
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
-        Ok(format!(
-            "POST {}\n\n{}\n",
-            self.shown,
-            serde_json::to_string_pretty(&self.card(delivery))?
-        ))
+        self.hook.preview(&self.card(delivery))
     }
 }

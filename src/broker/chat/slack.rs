@@ -5,8 +5,8 @@
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{more_line, summarize};
-use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
+use super::{Webhook, more_line, summarize};
+use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::HttpUrl;
 
 /// `[[service]] broker = "slack"` options.
@@ -24,27 +24,18 @@ pub struct SlackConfig {
 impl BrokerConfig for SlackConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(SlackBroker {
-            url: self.url.0.to_string(),
-            shown: shown(&self.url),
+            hook: Webhook::new(&self.url, context),
             channel: self.channel.clone(),
             username: self.username.clone(),
-            agent: http::agent(context),
         }))
     }
 }
 
-/// A webhook URL as messages show it: its path is the secret.
-pub(super) fn shown(url: &HttpUrl) -> String {
-    format!("{}://{}/…", url.0.scheme(), url.0.host_str().unwrap_or(""))
-}
-
 /// A built `slack` service.
 pub struct SlackBroker {
-    url: String,
-    shown: String,
+    hook: Webhook,
     channel: Option<String>,
     username: Option<String>,
-    agent: ureq::Agent,
 }
 
 /// Slack's mrkdwn escapes: `&`, `<` and `>`.
@@ -88,23 +79,10 @@ impl SlackBroker {
 
 impl Broker for SlackBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
-        let body = self.message(delivery).to_string();
-        let headers = [("Content-Type", "application/json".to_string())];
-        http::send(
-            &self.agent,
-            "POST",
-            &self.url,
-            &self.shown,
-            &headers,
-            body.as_bytes(),
-        )
+        self.hook.post(&self.message(delivery))
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
-        Ok(format!(
-            "POST {}\n\n{}\n",
-            self.shown,
-            serde_json::to_string_pretty(&self.message(delivery))?
-        ))
+        self.hook.preview(&self.message(delivery))
     }
 }

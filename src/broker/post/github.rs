@@ -68,14 +68,6 @@ fn git_ref(change: &RefChange) -> String {
 }
 
 fn github_commit(commit: &Commit) -> Value {
-    let files = |kind| {
-        commit
-            .files
-            .iter()
-            .filter(|file| file.kind == kind)
-            .map(|file| file.file.clone())
-            .collect::<Vec<_>>()
-    };
     let hidden = &commit.hidden;
     json!({
         "id": commit.raw_node,
@@ -86,9 +78,9 @@ fn github_commit(commit: &Commit) -> Value {
         "url": commit.url,
         "author": {"name": commit.author, "email": hidden.author_email, "date": hidden.author_date},
         "committer": {"name": hidden.committer_name, "email": hidden.committer_email, "date": hidden.committer_date},
-        "added": files(FileChangeKind::Added),
-        "removed": files(FileChangeKind::Removed),
-        "modified": files(FileChangeKind::Modified),
+        "added": commit.paths(FileChangeKind::Added),
+        "removed": commit.paths(FileChangeKind::Removed),
+        "modified": commit.paths(FileChangeKind::Modified),
     })
 }
 

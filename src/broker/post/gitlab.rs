@@ -95,14 +95,6 @@ pub fn push_hook(delivery: &Delivery<'_>) -> Option<(Value, &'static str)> {
 }
 
 fn gitlab_commit(commit: &Commit) -> Value {
-    let files = |kind| {
-        commit
-            .files
-            .iter()
-            .filter(|file| file.kind == kind)
-            .map(|file| file.file.clone())
-            .collect::<Vec<_>>()
-    };
     json!({
         "id": commit.raw_node,
         "message": commit.message,
@@ -110,8 +102,8 @@ fn gitlab_commit(commit: &Commit) -> Value {
         "timestamp": commit.hidden.author_date,
         "url": commit.url,
         "author": {"name": commit.author, "email": commit.hidden.author_email},
-        "added": files(FileChangeKind::Added),
-        "modified": files(FileChangeKind::Modified),
-        "removed": files(FileChangeKind::Removed),
+        "added": commit.paths(FileChangeKind::Added),
+        "modified": commit.paths(FileChangeKind::Modified),
+        "removed": commit.paths(FileChangeKind::Removed),
     })
 }
