@@ -49,30 +49,7 @@ pub fn run(
             }
             // Nothing is lost: keep the raw push until the config is fixed.
             let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            let entry = Entry::raw(
-                lines,
-                &user,
-                &crate::scm::dates::now_rfc3339(),
-                &errors.to_string(),
-            );
-            return Ok(match spool.write(&entry) {
-                Ok(_) => {
-                    report::line(
-                        err,
-                        "no service ran; the push is spooled: fix the config (`pushbroker check`), then run `pushbroker redeliver`",
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    report::line(
-                        err,
-                        &format!(
-                            "no service ran and the push could NOT be spooled ({error:#}): it is lost"
-                        ),
-                    );
-                    ExitCode::FAILURE
-                }
-            });
+            return Ok(spool_raw(&spool, lines, &user, &errors.to_string(), err));
         }
     };
     if loaded.services.is_empty() && loaded.broken.is_empty() {
