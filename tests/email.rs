@@ -388,3 +388,39 @@ fn file_transport_is_the_default_and_diffs_are_capped() {
         .mode();
     assert_eq!(mode & 0o077, 0, "the outbox is private");
 }
+
+#[test]
+fn the_sendmail_transport_hands_the_message_to_a_real_sendmail() {
+    let scratch = tempfile::tempdir().expect("tmp");
+    let smtp = SmtpServer::start(scratch.path());
+    let env = TestEnv::new();
+    // msmtp, a sendmail-compatible client, relays to the test's SMTP server.
+    let rc = env.path("home/.msmtprc");
+    std::fs::write(&rc, format!("defaults\nauth off\ntls off\naccount default\nhost 127.0.0.1\nport {}\nfrom code@example.com\n", smtp.port)).expect("msmtprc");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let msmtp = ["/usr/bin/msmtp", "/usr/local/bin/msmtp"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("msmtp is missing: run ./install.sh --deps");
+    env.write_site(&format!("[email]\ntransport = \"sendmail\"\nsendmail = \"{msmtp}\"\nfrom = \"Code <code@example.com>\"\n"));
+    let server = env.server("acme", "widgets", LIST);
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "Through sendmail", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec!["dev-list (email): delivered (handed to sendmail)"]
+    );
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    let mail = Mail::parse(&messages[0]);
+    assert_eq!(mail.subject, "[widgets] Through sendmail");
+    assert_eq!(mail.header("X-RcptTo"), "dev@example.com");
+
+    env.write_site("[email]\ntransport = \"sendmail\"\nsendmail = \"/nonexistent/sendmail\"\n");
+    env.commit(&work, &[("a", Some("2"))], "No sendmail", 1);
+    let push = env.push(&work, &server, &["main"]);
+    let line = &push.remote_lines()[0];
+    assert!(line.starts_with("dev-list (email): failed after 3 attempts, spooled for `pushbroker redeliver`: sendmail: "), "{line}");
+}
