@@ -194,9 +194,21 @@ impl Commit {
     }
 }
 
+impl RefKind {
+    /// The word for messages: `branch`, `tag`, `bookmark`, `ref`.
+    pub fn word(self) -> &'static str {
+        match self {
+            RefKind::Branch => "branch",
+            RefKind::Tag => "tag",
+            RefKind::Bookmark => "bookmark",
+            RefKind::Other => "ref",
+        }
+    }
+}
+
 impl RefChange {
     /// The name branch filters match: a branch's, or a Mercurial bookmark's.
-    pub fn branch(&self) -> Option<&str> {
+    pub fn filter_name(&self) -> Option<&str> {
         matches!(self.kind, RefKind::Branch | RefKind::Bookmark).then_some(self.name.as_str())
     }
 }
@@ -244,6 +256,21 @@ impl Push {
         } else {
             &self.commits[self.commits.len() - max_commits..]
         }
+    }
+
+    /// The branches the listed changesets were pushed on, once each, in order.
+    pub fn commit_branches(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self
+            .commits
+            .iter()
+            .filter_map(|commit| commit.branch.as_deref())
+        {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// The payload of one delivery of this push.

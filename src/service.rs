@@ -63,7 +63,7 @@ pub fn build_all(
             .min(site.limits.budget.0);
         let context = BuildContext {
             site,
-            state_dir: state.root.clone(),
+            state: state.clone(),
             timeout,
         };
         match service.options.build(&context) {
@@ -112,17 +112,25 @@ pub fn limits(services: &[Arc<Service>]) -> Limits {
 
 impl Service {
     /// Whether the branch filter lets this ref through.
-    pub fn wants_ref(&self, change: &RefChange) -> bool {
+    fn wants_ref(&self, change: &RefChange) -> bool {
         self.filter
             .as_ref()
-            .is_none_or(|filter| filter.matches(&change.refname, change.branch()))
+            .is_none_or(|filter| filter.matches(&change.refname, change.filter_name()))
     }
 
-    /// Why the service's filters keep this push from it, or `None` when it runs. Both
-    /// filters must let the push through (AND).
-    pub fn skip_reason(&self, push: &Push) -> Option<&'static str> {
-        if !push.refs.iter().any(|change| self.wants_ref(change)) {
-            return Some("no pushed ref matches its branches filter");
+    /// Why the service's filters keep this delivery from it, or `None` when it runs.
+    /// Both filters must let it through (AND); a per-ref delivery (`ref_index`) is
+    /// judged by its own ref.
+    pub fn skip_reason(&self, push: &Push, ref_index: Option<usize>) -> Option<&'static str> {
+        match ref_index.and_then(|index| push.refs.get(index)) {
+            Some(change) if !self.wants_ref(change) => {
+                return Some("this ref does not match its branches filter");
+            }
+            Some(_) => {}
+            None if !push.refs.iter().any(|change| self.wants_ref(change)) => {
+                return Some("no pushed ref matches its branches filter");
+            }
+            None => {}
         }
         if let Some(paths) = &self.paths
             && !push

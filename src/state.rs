@@ -65,6 +65,14 @@ impl StateDir {
         self.root.join("spool")
     }
 
+    /// The directory that holds the state directory and `pushbroker.toml`: `$GIT_DIR`
+    /// or `.hg`.
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        self.root
+            .parent()
+            .map_or_else(|| self.root.clone(), std::path::Path::to_path_buf)
+    }
+
     /// `outbox/`: the email file transport's default directory.
     pub fn outbox(&self) -> std::path::PathBuf {
         self.root.join("outbox")

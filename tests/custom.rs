@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{TestEnv, free_port};
+use crate::util::{TestEnv, files_under, free_port, text_under};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -47,28 +47,6 @@ fn registration(name: &str, program: &Path, sha: &str, args: &[&str]) -> String 
         "[brokers.{name}]\ncommand = {:?}\nsha256 = \"{sha}\"\nargs = {args:?}\n",
         program.display().to_string()
     )
-}
-
-fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-fn all_bytes_under(dir: &Path) -> String {
-    let mut text = String::new();
-    for path in files_in(dir) {
-        if path.is_dir() {
-            text.push_str(&all_bytes_under(&path));
-        } else {
-            text.push_str(&String::from_utf8_lossy(
-                &std::fs::read(&path).expect("read"),
-            ));
-        }
-    }
-    text
 }
 
 #[test]
@@ -157,7 +135,7 @@ fn a_registered_broker_gets_the_payload_and_its_secret_only_in_its_environment()
         log.contains(&format!("recorded {delivery}")) && log.contains("a line on stderr"),
         "{log}"
     );
-    assert!(!all_bytes_under(&server.join("pushbroker")).contains("t0ken-value-secret"));
+    assert!(!text_under(&server.join("pushbroker")).contains("t0ken-value-secret"));
     let dry = env
         .pushbroker_with_input(
             &server,
@@ -302,7 +280,7 @@ fn a_changed_program_is_not_run_until_reregistered() {
         run.stdout
     );
     assert_eq!(
-        files_in(&record).len(),
+        files_under(&record).len(),
         2,
         "one payload and its environment"
     );
@@ -371,7 +349,7 @@ fn exit_75_is_retried_and_spooled_and_exit_3_fails_at_once() {
         1
     );
     assert_eq!(
-        files_in(&server.join("pushbroker/spool"))
+        files_under(&server.join("pushbroker/spool"))
             .iter()
             .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .count(),
@@ -530,7 +508,7 @@ fn the_examples_work_as_registered_brokers() {
         )),
         "{log}"
     );
-    let archived = files_in(&server.join("pushbroker/archive"));
+    let archived = files_under(&server.join("pushbroker/archive"));
     assert_eq!(archived.len(), 1);
     let payload: Value =
         serde_json::from_str(&std::fs::read_to_string(&archived[0]).expect("read")).expect("json");

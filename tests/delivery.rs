@@ -7,13 +7,7 @@ use serde_json::Value;
 
 use crate::util::http::Receiver;
 use crate::util::smtp::SmtpServer;
-use crate::util::{TestEnv, free_port};
-
-fn post_service(name: &str, url: &str, extra: &str) -> String {
-    format!(
-        "[[service]]\nbroker = \"post\"\nname = \"{name}\"\nurl = \"{url}\"\nformat = \"json\"\n{extra}\n"
-    )
-}
+use crate::util::{TestEnv, free_port, post_json, text_under};
 
 fn spool_files(server: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(server.join("pushbroker/spool"))
@@ -42,11 +36,7 @@ fn log_lines(server: &std::path::Path) -> Vec<Value> {
 fn a_500_then_200_is_retried_once_with_the_same_delivery_id() {
     let env = TestEnv::new();
     let receiver = Receiver::with_statuses(&[500]);
-    let server = env.server(
-        "acme",
-        "widgets",
-        &post_service("ci", &receiver.url("/"), ""),
-    );
+    let server = env.server("acme", "widgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.work("widgets");
     env.commit(&work, &[("a", Some("1"))], "one", 0);
     let push = env.push(&work, &server, &["main"]);
@@ -89,11 +79,7 @@ fn a_500_then_200_is_retried_once_with_the_same_delivery_id() {
 fn a_429_is_retried_after_its_retry_after() {
     let env = TestEnv::new();
     let receiver = Receiver::with_statuses(&[429]);
-    let server = env.server(
-        "acme",
-        "widgets",
-        &post_service("ci", &receiver.url("/"), ""),
-    );
+    let server = env.server("acme", "widgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.work("widgets");
     env.commit(&work, &[("a", Some("1"))], "one", 0);
     let push = env.push(&work, &server, &["main"]);
@@ -116,8 +102,8 @@ fn a_hanging_receiver_holds_the_push_no_longer_than_its_timeout() {
         "widgets",
         &format!(
             "{}{}",
-            post_service("slow", &receiver.url("/"), "timeout = \"1s\""),
-            post_service("fast", &fast.url("/"), "")
+            post_json("slow", &receiver.url("/"), "timeout = \"1s\""),
+            post_json("fast", &fast.url("/"), "")
         ),
     );
     let work = env.work("widgets");
@@ -152,7 +138,7 @@ fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
     let server = env.server(
         "acme",
         "widgets",
-        &post_service(
+        &post_json(
             "ci",
             &format!("http://127.0.0.1:{port}/"),
             "secret = \"env:HOOK_SECRET\"",
@@ -229,27 +215,7 @@ fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
     assert_eq!(receiver.requests().len(), 1, "delivered once");
 
     // The secret is nowhere in the state directory.
-    for entry in walk(&server.join("pushbroker")) {
-        let text = std::fs::read(&entry).expect("read");
-        assert!(
-            !String::from_utf8_lossy(&text).contains("do-not-leak-this"),
-            "{} leaks the secret",
-            entry.display()
-        );
-    }
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("dir").filter_map(|e| e.ok()) {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
+    assert!(!text_under(&server.join("pushbroker")).contains("do-not-leak-this"));
 }
 
 #[test]
@@ -324,7 +290,7 @@ fn a_broken_config_spools_the_raw_push_and_redeliver_sends_it_after_the_fix() {
         still_broken.stdout
     );
 
-    std::fs::write(&config, post_service("ci", &receiver.url("/"), "")).expect("fix");
+    std::fs::write(&config, post_json("ci", &receiver.url("/"), "")).expect("fix");
     let run = env.pushbroker(&server, &["redeliver"]).success();
     assert!(
         run.stdout.contains("ci (post): delivered (HTTP 200)"),
@@ -350,11 +316,7 @@ fn a_broken_config_spools_the_raw_push_and_redeliver_sends_it_after_the_fix() {
 fn concurrent_pushes_are_each_delivered_exactly_once() {
     let env = TestEnv::new();
     let receiver = Receiver::start();
-    let server = env.server(
-        "acme",
-        "widgets",
-        &post_service("ci", &receiver.url("/"), ""),
-    );
+    let server = env.server("acme", "widgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.work("widgets");
     env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
@@ -411,9 +373,9 @@ fn the_pusher_sees_exactly_which_services_failed() {
         "acme",
         "widgets",
         &[
-            post_service("one", &ok.url("/"), ""),
-            post_service("two", &missing.url("/"), ""),
-            post_service("three", &ok.url("/"), ""),
+            post_json("one", &ok.url("/"), ""),
+            post_json("two", &missing.url("/"), ""),
+            post_json("three", &ok.url("/"), ""),
         ]
         .concat(),
     );
@@ -452,7 +414,7 @@ fn test_sends_the_default_branch_tip_as_a_test_event() {
     let server = env.server(
         "acme",
         "widgets",
-        &post_service("ci", &receiver.url("/"), "branches = [\"release/*\"]"),
+        &post_json("ci", &receiver.url("/"), "branches = [\"release/*\"]"),
     );
     let work = env.work("widgets");
     env.commit(&work, &[("a", Some("1"))], "one", 0);
@@ -482,7 +444,7 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
     let server = env.server(
         "acme",
         "widgets",
-        &post_service("ci", &format!("http://127.0.0.1:{}/", free_port()), ""),
+        &post_json("ci", &format!("http://127.0.0.1:{}/", free_port()), ""),
     );
     // A file where the spool directory should be: nothing can be spooled.
     std::fs::create_dir_all(server.join("pushbroker")).expect("state");

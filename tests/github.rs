@@ -308,3 +308,30 @@ fn gitlab_push_hooks_for_one_and_fifty_changesets() {
         dry.stdout
     );
 }
+
+#[test]
+fn a_branch_filter_applies_to_each_refs_own_delivery() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!("[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"{}\"\nformat = \"github\"\nbranches = [\"main\"]\n", receiver.url("/")),
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.git(&work, &["checkout", "--quiet", "-b", "feature"])
+        .ok();
+    env.commit(&work, &[("b", Some("1"))], "feature", 1);
+    let push = env.push(&work, &server, &["main", "feature"]);
+    let mut lines = push.remote_lines();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "gh (post) feature: skipped: this ref does not match its branches filter",
+            "gh (post) main: delivered (HTTP 200)",
+        ]
+    );
+    assert_eq!(receiver.only().json()["ref"], "refs/heads/main");
+}

@@ -3,18 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::util::http::Receiver;
-use crate::util::{TestEnv, free_port, short};
-
-fn json_service(receiver: &Receiver, extra: &str) -> String {
-    format!(
-        "[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"{}\"\nformat = \"json\"\n{extra}\n",
-        receiver.url("/")
-    )
-}
-
-fn last(receiver: &Receiver) -> Value {
-    receiver.requests().last().expect("a request").json()
-}
+use crate::util::{TestEnv, free_port, post_json, short};
 
 fn push(env: &TestEnv, work: &std::path::Path, target: &str, args: &[&str]) -> crate::util::Run {
     let mut all = vec!["push", target];
@@ -45,7 +34,7 @@ fn first_push_is_revision_zero_with_all_files_added() {
     let env = TestEnv::new();
     env.write_site("canon_url = \"https://hg.example.com\"\n");
     let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.hg_work("gadgets");
     let root = env.hg_commit(
         &work,
@@ -82,7 +71,7 @@ fn first_push_is_revision_zero_with_all_files_added() {
 fn a_multi_changeset_push_lists_revisions_in_order_with_file_changes() {
     let env = TestEnv::new();
     let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.hg_work("gadgets");
     let base = env.hg_commit(&work, &[("a", Some("1")), ("b", Some("1"))], "base", 0);
     push(&env, &work, server.to_str().expect("path"), &[]);
@@ -94,7 +83,7 @@ fn a_multi_changeset_push_lists_revisions_in_order_with_file_changes() {
         2,
     );
     push(&env, &work, server.to_str().expect("path"), &[]);
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     let commits = payload["commits"].as_array().expect("commits");
     assert_eq!(commits.len(), 2);
     assert_eq!(
@@ -130,7 +119,7 @@ fn a_new_named_branch_passes_a_branch_filter_and_a_merge_has_two_parents() {
         "gadgets",
         &format!(
             "{}\n[[service]]\nbroker = \"post\"\nname = \"stable\"\nurl = \"{}\"\nformat = \"json\"\nbranches = [\"stable\"]\n",
-            json_service(&all, ""),
+            post_json("ci", &all.url("/"), ""),
             stable_only.url("/")
         ),
     );
@@ -164,7 +153,7 @@ fn a_new_named_branch_passes_a_branch_filter_and_a_merge_has_two_parents() {
     env.hg(&work, &["merge", "--quiet", "stable"]).ok();
     let merge = env.hg_commit(&work, &[], "Merge stable", 3);
     push(&env, &work, server.to_str().expect("path"), &[]);
-    let payload = last(&all);
+    let payload = all.last_json();
     let merged = payload["commits"]
         .as_array()
         .expect("commits")
@@ -187,7 +176,7 @@ fn a_new_named_branch_passes_a_branch_filter_and_a_merge_has_two_parents() {
 fn bookmarks_are_reported_with_changesets_and_alone() {
     let env = TestEnv::new();
     let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.hg_work("gadgets");
     env.hg_commit(&work, &[("a", Some("1"))], "base", 0);
     let feature = env.hg_commit(&work, &[("a", Some("2"))], "feature work", 1);
@@ -198,7 +187,7 @@ fn bookmarks_are_reported_with_changesets_and_alone() {
         server.to_str().expect("path"),
         &["-B", "feature"],
     );
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"].as_array().expect("commits").len(), 2);
     let refs = payload["refs"].as_array().expect("refs");
     assert_eq!(refs.len(), 2, "{refs:?}");
@@ -220,7 +209,7 @@ fn bookmarks_are_reported_with_changesets_and_alone() {
     );
     assert_eq!(remote_lines(&run), vec!["ci (post): delivered (HTTP 200)"]);
     assert_eq!(receiver.requests().len(), before + 1);
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"], json!([]));
     assert_eq!(
         payload["refs"],
@@ -232,7 +221,7 @@ fn bookmarks_are_reported_with_changesets_and_alone() {
 fn a_push_over_hg_serve_reports_the_serving_user() {
     let env = TestEnv::new();
     let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
     let mut hgrc = std::fs::read_to_string(server.join(".hg/hgrc")).expect("hgrc");
     hgrc.push_str("\n[web]\npush_ssl = false\nallow_push = *\n");
     std::fs::write(server.join(".hg/hgrc"), hgrc).expect("hgrc");
@@ -276,7 +265,7 @@ fn a_push_over_hg_serve_reports_the_serving_user() {
 fn a_non_utf8_author_is_decoded() {
     let env = TestEnv::new();
     let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
     let work = env.hg_work("gadgets");
     std::fs::write(work.join("a"), "1").expect("file");
     env.hg(&work, &["add", "a"]).ok();
@@ -396,7 +385,7 @@ fn payload_test_and_redeliver_work_on_mercurial() {
     );
     std::fs::write(
         server.join(".hg/pushbroker.toml"),
-        json_service(&receiver, ""),
+        post_json("ci", &receiver.url("/"), ""),
     )
     .expect("fix");
     let redelivered = env.pushbroker(&server, &["redeliver"]).success();
@@ -437,16 +426,14 @@ fn payload_test_and_redeliver_work_on_mercurial() {
         tested.stdout,
         "pushbroker: ci (post): delivered (HTTP 200)\n"
     );
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["test"], true);
     assert_eq!(payload["commits"][0]["raw_node"], second.as_str());
 }
 
-#[test]
-fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = env.hg_server("acme", "gadgets", &json_service(&receiver, ""));
+/// Runs `code` in hg's own Python with the server's installed shim loaded as `shim`,
+/// `u` a ui and `repo` the server repository; returns (stdout, stderr).
+fn run_in_hg(env: &TestEnv, server: &std::path::Path, code: &str) -> (String, String) {
     let script = format!(
         "import importlib.util, sys\n\
          from mercurial import ui as uimod, hg\n\
@@ -454,7 +441,7 @@ fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
          shim = importlib.util.module_from_spec(spec); spec.loader.exec_module(shim)\n\
          u = uimod.ui.load()\n\
          repo = hg.repository(u, {root:?}.encode())\n\
-         print('returned', shim.changegroup_hook(u, repo, node=b'ab' * 20))\n",
+         {code}\n",
         shim = server.join(".hg/pushbroker/hook.py").display().to_string(),
         root = server.display().to_string(),
     );
@@ -466,17 +453,32 @@ fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
                 .next()
                 .and_then(|line| line.strip_prefix("#!"))
                 .map(|line| line.trim().to_string())
-        });
-    let python = python.unwrap_or_else(|| "/usr/bin/python3".into());
+        })
+        .unwrap_or_else(|| "/usr/bin/python3".into());
     let run = env
         .command(&python)
         .arg("-c")
         .arg(script)
         .output()
         .expect("python");
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    );
     assert!(run.status.success(), "{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
+    let (stdout, stderr) = run_in_hg(
+        &env,
+        &server,
+        "print('returned', shim.changegroup_hook(u, repo, node=b'ab' * 20))",
+    );
     assert_eq!(stdout.trim(), "returned False", "the push is not failed");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
@@ -485,4 +487,22 @@ fn an_unknown_hg_node_is_one_line_and_never_an_exception() {
         "{stderr}"
     );
     assert!(receiver.requests().is_empty());
+}
+
+#[test]
+fn a_push_over_http_names_its_authenticated_user() {
+    let env = TestEnv::new();
+    let server = env.hg_server("acme", "gadgets", "");
+    // hg reports an HTTP pusher only in the hook's url, as remote:<proto>:<address>:<user>.
+    let (stdout, _) = run_in_hg(
+        &env,
+        &server,
+        "print(shim._environment(b'remote:https:10.0.0.1:carol%40example.com').get('REMOTE_USER'))\n\
+         print(shim._environment(b'remote:http:10.0.0.1:').get('REMOTE_USER'))\n\
+         print(shim._environment(b'remote:ssh:10.0.0.1').get('REMOTE_USER'))",
+    );
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec!["carol@example.com", "None", "None"]
+    );
 }

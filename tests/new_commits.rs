@@ -3,17 +3,24 @@
 use serde_json::{Value, json};
 
 use crate::util::http::Receiver;
-use crate::util::{TestEnv, short};
+use crate::util::{TestEnv, post_json, short};
 
 /// A server repository with one `post` service in json format.
+/// A server repository with one `post` service (json) delivering to a fresh receiver,
+/// and a work repository to push from.
+fn widgets() -> (TestEnv, Receiver, std::path::PathBuf, std::path::PathBuf) {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = json_server(&env, &receiver);
+    let work = env.work("widgets");
+    (env, receiver, server, work)
+}
+
 fn json_server(env: &TestEnv, receiver: &Receiver) -> std::path::PathBuf {
     env.server(
         "acme",
         "widgets",
-        &format!(
-            "[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"{}\"\nformat = \"json\"\n",
-            receiver.url("/push")
-        ),
+        &post_json("ci", &receiver.url("/push"), ""),
     )
 }
 
@@ -27,10 +34,6 @@ fn nodes(payload: &Value) -> Vec<String> {
 }
 
 /// The payload of the last request.
-fn last(receiver: &Receiver) -> Value {
-    receiver.requests().last().expect("a request").json()
-}
-
 #[test]
 fn first_push_lists_the_root_commit_with_all_files_added() {
     let env = TestEnv::new();
@@ -106,10 +109,7 @@ fn uuid_like(text: &str) -> bool {
 
 #[test]
 fn multi_commit_push_lists_commits_oldest_first_with_file_changes() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let base = env.commit(
         &work,
         &[("a.txt", Some("a\n")), ("b.txt", Some("b\n"))],
@@ -126,7 +126,7 @@ fn multi_commit_push_lists_commits_oldest_first_with_file_changes() {
     );
     env.push(&work, &server, &["main"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), vec![first.clone(), second.clone()]);
     assert_eq!(payload["total_commits"], 2);
     let commits = &payload["commits"];
@@ -155,10 +155,7 @@ fn multi_commit_push_lists_commits_oldest_first_with_file_changes() {
 
 #[test]
 fn two_branches_sharing_new_commits_list_each_commit_once() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
     let shared = env.commit(&work, &[("a", Some("2"))], "shared", 1);
@@ -167,7 +164,7 @@ fn two_branches_sharing_new_commits_list_each_commit_once() {
     let only_feature = env.commit(&work, &[("b", Some("1"))], "feature only", 2);
     env.push(&work, &server, &["main", "feature"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(receiver.requests().len(), 2, "one delivery per push");
     assert_eq!(nodes(&payload), vec![shared.clone(), only_feature.clone()]);
     assert_eq!(
@@ -187,15 +184,12 @@ fn two_branches_sharing_new_commits_list_each_commit_once() {
 
 #[test]
 fn branch_created_at_an_existing_commit_brings_no_commits() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let head = env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
     env.push(&work, &server, &["main:refs/heads/copy"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"], json!([]));
     assert_eq!(payload["total_commits"], 0);
     assert_eq!(
@@ -207,15 +201,12 @@ fn branch_created_at_an_existing_commit_brings_no_commits() {
 
 #[test]
 fn branch_at_a_commit_only_a_remote_ref_reached_brings_no_commits() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     env.commit(&work, &[("a", Some("1"))], "base", 0);
     let mirrored = env.commit(&work, &[("a", Some("2"))], "mirrored", 1);
     // A mirror-style ref outside refs/heads brings the commit first…
     env.push(&work, &server, &["main:refs/remotes/upstream/main"]);
-    let first = last(&receiver);
+    let first = receiver.last_json();
     assert_eq!(first["refs"][0]["kind"], "other");
     assert_eq!(first["refs"][0]["name"], "refs/remotes/upstream/main");
     assert_eq!(
@@ -225,22 +216,19 @@ fn branch_at_a_commit_only_a_remote_ref_reached_brings_no_commits() {
     );
     // …so a branch created there later brings nothing new.
     env.push(&work, &server, &["main:refs/heads/main"]);
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"], json!([]));
     assert_eq!(payload["refs"][0]["new"], json!(mirrored));
 }
 
 #[test]
 fn deletion_lists_the_ref_and_no_commits() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let head = env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main", "main:refs/heads/old"]);
     env.push(&work, &server, &[":refs/heads/old"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"], json!([]));
     assert_eq!(
         payload["refs"],
@@ -251,10 +239,7 @@ fn deletion_lists_the_ref_and_no_commits() {
 
 #[test]
 fn force_push_is_forced_and_lists_only_really_new_commits() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let base = env.commit(&work, &[("a", Some("1"))], "base", 0);
     let discarded = env.commit(&work, &[("a", Some("2"))], "discarded", 1);
     env.push(&work, &server, &["main"]);
@@ -262,24 +247,21 @@ fn force_push_is_forced_and_lists_only_really_new_commits() {
     let replacement = env.commit(&work, &[("a", Some("3"))], "replacement", 2);
     env.push(&work, &server, &["+main"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), vec![replacement.clone()]);
     assert_eq!(payload["refs"][0]["forced"], true);
     assert_eq!(payload["refs"][0]["old"], json!(discarded));
 
     // The discarded commit comes back: it is new again.
     env.push(&work, &server, &[&format!("+{discarded}:refs/heads/main")]);
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), vec![discarded]);
     assert_eq!(payload["refs"][0]["forced"], true);
 }
 
 #[test]
 fn merging_an_existing_branch_brings_only_the_merge_commit() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let base = env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.git(&work, &["checkout", "--quiet", "-b", "topic"]).ok();
     let topic = env.commit(&work, &[("t", Some("1"))], "topic work", 1);
@@ -291,7 +273,7 @@ fn merging_an_existing_branch_brings_only_the_merge_commit() {
     let merge = env.git_out(&work, &["rev-parse", "HEAD"]);
     env.push(&work, &server, &["main"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), vec![merge.clone()]);
     assert_eq!(
         payload["commits"][0]["parents"],
@@ -307,10 +289,7 @@ fn merging_an_existing_branch_brings_only_the_merge_commit() {
 
 #[test]
 fn lightweight_and_annotated_tags_are_listed_without_commits() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     let head = env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
     env.git(&work, &["tag", "light"]).ok();
@@ -319,7 +298,7 @@ fn lightweight_and_annotated_tags_are_listed_without_commits() {
     let tag_object = env.git_out(&work, &["rev-parse", "v1.0"]);
     env.push(&work, &server, &["light", "v1.0"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(payload["commits"], json!([]));
     assert_eq!(
         payload["refs"],
@@ -334,10 +313,7 @@ fn lightweight_and_annotated_tags_are_listed_without_commits() {
 
 #[test]
 fn a_tag_on_a_new_commit_brings_it_without_a_branch() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
     let tagged = env.commit(&work, &[("a", Some("2"))], "tagged only", 1);
@@ -350,7 +326,7 @@ fn a_tag_on_a_new_commit_brings_it_without_a_branch() {
         &["v2.0-rc", &format!("{tree}:refs/tags/tree")],
     );
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), vec![tagged]);
     assert_eq!(payload["commits"][0]["branch"], Value::Null);
     assert_eq!(payload["refs"].as_array().expect("refs").len(), 2);
@@ -375,7 +351,7 @@ fn max_commits_keeps_the_newest_and_reports_the_true_count() {
         .collect();
     env.push(&work, &server, &["main"]);
 
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     assert_eq!(nodes(&payload), ids[3..].to_vec());
     assert_eq!(payload["truncated"], true);
     assert_eq!(payload["total_commits"], 5);
@@ -429,10 +405,7 @@ fn capped_and_uncapped_payloads_agree_on_the_commits_they_share() {
 
 #[test]
 fn a_push_of_many_tags_reports_every_one() {
-    let env = TestEnv::new();
-    let receiver = Receiver::start();
-    let server = json_server(&env, &receiver);
-    let work = env.work("widgets");
+    let (env, receiver, server, work) = widgets();
     env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main"]);
     let mut input = String::new();
@@ -451,7 +424,7 @@ fn a_push_of_many_tags_reports_every_one() {
         .expect("write");
     assert!(child.wait().expect("wait").success());
     env.push(&work, &server, &["refs/tags/*:refs/tags/*"]);
-    let payload = last(&receiver);
+    let payload = receiver.last_json();
     let refs = payload["refs"].as_array().expect("refs");
     assert_eq!(refs.len(), 300, "nothing dropped");
     assert!(

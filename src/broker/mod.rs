@@ -12,7 +12,6 @@ pub mod http;
 pub mod post;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -21,6 +20,7 @@ use toml::de::ValueDeserializer;
 
 use crate::config::SiteConfig;
 use crate::event::{Payload, Push};
+use crate::state::StateDir;
 
 /// A broker's typed options, ready to build.
 pub trait BrokerConfig: fmt::Debug + Send + Sync {
@@ -43,7 +43,7 @@ pub struct BuildContext<'a> {
     /// The site config.
     pub site: &'a SiteConfig,
     /// The repository's state directory (`$GIT_DIR/pushbroker`).
-    pub state_dir: PathBuf,
+    pub state: StateDir,
     /// The service's timeout for one attempt.
     pub timeout: Duration,
 }

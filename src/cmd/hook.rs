@@ -65,17 +65,7 @@ pub fn run(
         preview(&loaded, &event, out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let deadline = started + loaded.site.limits.budget.0;
-    let jobs = Job::for_push(&loaded.services, &event);
-    let event = Arc::new(event);
-    let mut reports = super::broken_reports(&loaded.broken);
-    reports.extend(deliver::run(
-        Arc::clone(&event),
-        jobs,
-        &DeliveryLog::new(state.log()),
-        deadline,
-    ));
-    Ok(exit(settle(&reports, &event, &spool, err)))
+    deliver_event(&loaded, event, &state, &spool, started, err)
 }
 
 /// The hook under Mercurial, called by the shim from inside hg: says what to gather on
@@ -215,13 +205,7 @@ fn preview(loaded: &Loaded, event: &Push, out: &mut dyn Write) -> Result<()> {
             )?,
             None => writeln!(out, "=== {} ({}) ===", service.name, service.broker_name)?,
         }
-        let skip = match about {
-            Some(change) if !service.wants_ref(change) => {
-                Some("this ref does not match its branches filter")
-            }
-            _ => service.skip_reason(event),
-        };
-        if let Some(reason) = skip {
+        if let Some(reason) = service.skip_reason(event, job.ref_index) {
             writeln!(out, "(skipped: {reason})\n")?;
             continue;
         }

@@ -111,7 +111,6 @@ pub fn broken_reports(broken: &[Broken]) -> Vec<Report> {
             ref_index: None,
             outcome: crate::broker::Outcome::failed(format!("{:#}", broken.error)),
             attempts: 1,
-            duration: std::time::Duration::ZERO,
             log_error: None,
         })
         .collect()

@@ -43,11 +43,6 @@ impl SecretRef {
         }
     }
 
-    /// Whether the value is written in the config file itself.
-    pub fn is_inline(&self) -> bool {
-        matches!(self, SecretRef::Inline(_))
-    }
-
     /// Reads the secret's value now.
     pub fn resolve(&self) -> Result<Secret> {
         match self {
@@ -117,7 +112,7 @@ mod tests {
         assert!(SecretRef::parse("env:").is_err());
         assert!(SecretRef::parse("file:relative").is_err());
         let inline = SecretRef::parse("hunter2").expect("inline");
-        assert!(inline.is_inline());
+        assert!(matches!(inline, SecretRef::Inline(_)));
         assert_eq!(format!("{inline:?}"), "***");
         let resolved = inline.resolve().expect("inline resolves");
         assert_eq!(format!("{resolved:?}"), "***");

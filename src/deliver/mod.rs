@@ -84,8 +84,6 @@ pub struct Report {
     pub outcome: Outcome,
     /// Attempts made, earlier runs included.
     pub attempts: u32,
-    /// How long this run's attempts took.
-    pub duration: Duration,
     /// Set when the delivery log could not be written.
     pub log_error: Option<String>,
 }
@@ -93,23 +91,21 @@ pub struct Report {
 /// Runs every job at once and waits for all of them, at most until `deadline` (plus a
 /// second of grace). A job still running then is reported as to be retried.
 pub fn run(push: Arc<Push>, jobs: Vec<Job>, log: &DeliveryLog, deadline: Instant) -> Vec<Report> {
-    let (sender, receiver) = mpsc::channel();
-    let mut pending: Vec<Option<Report>> = jobs
+    // Each job's report until its thread answers: what a job still running at the end
+    // of the budget (or whose broker panicked) is reported as.
+    let mut reports: Vec<Report> = jobs
         .iter()
-        .map(|job| {
-            Some(Report {
-                service: job.service.name.clone(),
-                broker: job.service.broker_name.clone(),
-                delivery: job.id.clone(),
-                ref_index: job.ref_index,
-                outcome: Outcome::retry("still running when the hook's time budget ran out"),
-                attempts: job.attempts_before + 1,
-                duration: Duration::ZERO,
-                log_error: None,
-            })
+        .map(|job| Report {
+            service: job.service.name.clone(),
+            broker: job.service.broker_name.clone(),
+            delivery: job.id.clone(),
+            ref_index: job.ref_index,
+            outcome: Outcome::retry("did not finish within the hook's time budget"),
+            attempts: job.attempts_before + 1,
+            log_error: None,
         })
         .collect();
-    let mut reports: Vec<Option<Report>> = jobs.iter().map(|_| None).collect();
+    let (sender, receiver) = mpsc::channel();
     for (index, job) in jobs.into_iter().enumerate() {
         let sender = sender.clone();
         let push = Arc::clone(&push);
@@ -122,45 +118,28 @@ pub fn run(push: Arc<Push>, jobs: Vec<Job>, log: &DeliveryLog, deadline: Instant
         });
     }
     drop(sender);
-    let mut left = reports.len();
-    while left > 0 {
+    for _ in 0..reports.len() {
         let wait = (deadline + GRACE).saturating_duration_since(Instant::now());
         match receiver.recv_timeout(wait) {
-            Ok((index, report)) => {
-                reports[index] = Some(report);
-                left -= 1;
-            }
-            // Out of time, or a delivery thread died (a broker panicked).
+            Ok((index, report)) => reports[index] = report,
+            // Out of time, or every thread that could still answer is gone.
             Err(_) => break,
         }
     }
     reports
-        .into_iter()
-        .zip(pending.iter_mut())
-        .map(|(report, fallback)| {
-            report
-                .or_else(|| fallback.take())
-                .expect("every job has a report")
-        })
-        .collect()
 }
 
 fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Instant) -> Report {
     let service = &job.service;
-    let started = Instant::now();
+    let skip = match job.ignore_filter {
+        true => None,
+        false => service.skip_reason(push, job.ref_index),
+    };
     let mut attempt = job.attempts_before;
     let mut log_error = None;
     loop {
         attempt += 1;
         let attempt_started = Instant::now();
-        let this_ref = job.ref_index.and_then(|index| push.refs.get(index));
-        let skip = match (job.ignore_filter, this_ref) {
-            (true, _) => None,
-            (false, Some(change)) if !service.wants_ref(change) => {
-                Some("this ref does not match its branches filter")
-            }
-            (false, _) => service.skip_reason(push),
-        };
         let outcome = match skip {
             None => service
                 .broker
@@ -185,7 +164,6 @@ fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Ins
                 ref_index: job.ref_index,
                 outcome,
                 attempts: attempt,
-                duration: started.elapsed(),
                 log_error,
             };
         }

@@ -31,15 +31,6 @@ pub struct Limits {
     pub diff_lines: Option<usize>,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_commits: 500,
-            diff_lines: None,
-        }
-    }
-}
-
 /// The short form of a changeset id used in payloads.
 pub fn short_id(full: &str) -> String {
     full.chars().take(12).collect()

@@ -142,6 +142,11 @@ impl Receiver {
         self.received.lock().expect("lock").clone()
     }
 
+    /// The last request's payload.
+    pub fn last_json(&self) -> serde_json::Value {
+        self.requests().last().expect("a request").json()
+    }
+
     /// The only request received; panics unless there is exactly one.
     pub fn only(&self) -> Received {
         let requests = self.requests();

@@ -317,6 +317,40 @@ impl TestEnv {
     }
 }
 
+/// A `post` service in json format, with `extra` lines of config.
+pub fn post_json(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[[service]]\nbroker = \"post\"\nname = \"{name}\"\nurl = \"{url}\"\nformat = \"json\"\n{extra}\n"
+    )
+}
+
+/// Every file under `dir`, recursively, sorted; none when `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+    {
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Everything written under `dir`, as one text, to look for what must not be there.
+pub fn text_under(dir: &Path) -> String {
+    files_under(dir)
+        .iter()
+        .map(|path| String::from_utf8_lossy(&std::fs::read(path).expect("read")).into_owned())
+        .collect()
+}
+
 /// The first 12 hex digits of an id.
 pub fn short(id: &str) -> String {
     id[..12].to_string()

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Webhook, cap, more_line, summarize};
+use super::{Webhook, cap, escape_markdown, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::HttpUrl;
 
@@ -35,17 +35,12 @@ pub struct DiscordBroker {
 
 /// Markdown that Discord would interpret, escaped.
 fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for ch in text.chars() {
-        if matches!(
-            ch,
-            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#' | '@'
-        ) {
-            escaped.push('\\');
-        }
-        escaped.push(ch);
-    }
-    escaped
+    escape_markdown(
+        text,
+        &[
+            '\\', '*', '_', '~', '`', '|', '>', '[', ']', '(', ')', '#', '@',
+        ],
+    )
 }
 
 impl DiscordBroker {

@@ -13,7 +13,7 @@ pub mod slack;
 
 use crate::broker::{BuildContext, Outcome, http};
 use crate::config::values::HttpUrl;
-use crate::event::{Commit, Push, RefChange, RefKind};
+use crate::event::{Commit, Push, RefChange};
 use crate::text::{first_line, one_line};
 
 /// A chat webhook: its URL is the credential, so messages show only its host.
@@ -132,30 +132,16 @@ fn line(commit: &Commit) -> Line {
 }
 
 fn branches(push: &Push) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for name in push
-        .commits
-        .iter()
-        .filter_map(|commit| commit.branch.as_deref())
-    {
-        let name = one_line(name, 60);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-        if names.len() == 3 {
-            break;
-        }
-    }
+    let names = push.commit_branches();
     names
+        .iter()
+        .take(3)
+        .map(|name| one_line(name, 60))
+        .collect()
 }
 
 fn ref_action(change: &RefChange) -> String {
-    let kind = match change.kind {
-        RefKind::Branch => "branch",
-        RefKind::Tag => "tag",
-        RefKind::Bookmark => "bookmark",
-        RefKind::Other => "ref",
-    };
+    let kind = change.kind.word();
     let name = one_line(&change.name, 80);
     if change.created {
         format!("created {kind} {name}")
@@ -164,6 +150,18 @@ fn ref_action(change: &RefChange) -> String {
     } else {
         format!("moved {kind} {name}")
     }
+}
+
+/// `text` with a backslash before each of `special`: chat markdown taken literally.
+pub fn escape_markdown(text: &str, special: &[char]) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if special.contains(&ch) {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
 }
 
 /// The "and N more" line, when there is one.

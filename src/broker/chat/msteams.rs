@@ -4,7 +4,7 @@
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Webhook, more_line, summarize};
+use super::{Webhook, escape_markdown, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::HttpUrl;
 
@@ -31,14 +31,7 @@ pub struct TeamsBroker {
 
 /// Markdown that an Adaptive Card TextBlock would interpret, escaped.
 fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for ch in text.chars() {
-        if matches!(ch, '\\' | '*' | '_' | '`' | '[' | ']') {
-            escaped.push('\\');
-        }
-        escaped.push(ch);
-    }
-    escaped
+    escape_markdown(text, &['\\', '*', '_', '`', '[', ']'])
 }
 
 impl TeamsBroker {

@@ -115,11 +115,7 @@ impl BrokerConfig for EmailConfig {
                 diff: self.diff,
                 ref_changes: self.ref_changes,
             },
-            transport: MailTransport::build(
-                &context.site.email,
-                &context.state_dir,
-                context.timeout,
-            )?,
+            transport: MailTransport::build(&context.site.email, &context.state, context.timeout)?,
         }))
     }
 

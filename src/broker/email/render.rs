@@ -6,7 +6,7 @@
 //! line here, and lettre encodes it.
 
 use crate::broker::Delivery;
-use crate::event::{Commit, FileChangeKind, Push, RefChange, RefKind, Scm};
+use crate::event::{Commit, FileChangeKind, Push, RefChange, Scm};
 use crate::text::{first_line, one_line};
 
 /// The options of the email broker that change the text.
@@ -52,16 +52,7 @@ pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
 }
 
 fn commits_summary(push: &Push) -> String {
-    let mut branches: Vec<&str> = Vec::new();
-    for branch in push
-        .commits
-        .iter()
-        .filter_map(|commit| commit.branch.as_deref())
-    {
-        if !branches.contains(&branch) {
-            branches.push(branch);
-        }
-    }
+    let branches = push.commit_branches();
     let on = match branches.as_slice() {
         [] => String::new(),
         [one] => format!(" on {one}"),
@@ -79,12 +70,7 @@ fn ref_summary(push: &Push) -> String {
 }
 
 fn describe_ref(change: &RefChange) -> String {
-    let kind = match change.kind {
-        RefKind::Branch => "branch",
-        RefKind::Tag => "tag",
-        RefKind::Bookmark => "bookmark",
-        RefKind::Other => "ref",
-    };
+    let kind = change.kind.word();
     let short = |id: &Option<String>| id.as_deref().map(crate::scm::short_id).unwrap_or_default();
     if change.created {
         format!("created {kind} {} at {}", change.name, short(&change.new))

@@ -8,6 +8,7 @@ use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
 
 use crate::broker::Outcome;
 use crate::config::site::{EmailSite, Transport};
+use crate::state::StateDir;
 
 /// A transport, built once per service from the site config.
 pub enum MailTransport {
@@ -21,10 +22,10 @@ pub enum MailTransport {
 
 impl MailTransport {
     /// The transport the site config names.
-    pub fn build(site: &EmailSite, state_dir: &Path, timeout: Duration) -> Result<MailTransport> {
+    pub fn build(site: &EmailSite, state: &StateDir, timeout: Duration) -> Result<MailTransport> {
         Ok(match site.transport {
             Transport::File => {
-                MailTransport::File(site.dir.clone().unwrap_or_else(|| state_dir.join("outbox")))
+                MailTransport::File(site.dir.clone().unwrap_or_else(|| state.outbox()))
             }
             Transport::Smtp => {
                 let url = site

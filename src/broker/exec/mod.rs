@@ -42,12 +42,8 @@ impl BrokerConfig for ExecConfig {
             sha256: Some(registration.sha256.0.clone()),
             args: registration.args.clone(),
             secrets: self.secrets.clone(),
-            dir: context.state_dir.clone(),
-            repo: context
-                .state_dir
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
+            dir: context.state.root.clone(),
+            repo: context.state.config_dir(),
             timeout: context.timeout,
             extra_env: Vec::new(),
         }))

@@ -83,11 +83,11 @@ impl BrokerConfig for PostConfig {
         let agent = http::agent(context);
         let template = match self.format {
             PostFormat::Template => {
-                let dir = context.state_dir.parent().unwrap_or(&context.state_dir);
+                let dir = context.state.config_dir();
                 Some(template::Template::load(
                     self.template.as_ref(),
                     self.template_file.as_ref(),
-                    dir,
+                    &dir,
                 )?)
             }
             _ if self.template.is_some() || self.template_file.is_some() => {
