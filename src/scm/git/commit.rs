@@ -1,115 +1,128 @@
-//! One Git commit as a payload changeset: author, dates, message, files, patch.
+//! One Git commit as a payload changeset: author, dates, message and files.
+//!
+//! Commits and trees are read with gitoxide rather than libgit2: on a 10,000-commit push
+//! libgit2 spent most of its time in its object cache and allocator, and one process-wide
+//! lock on pack files kept a second thread from helping (see `bench/`). gitoxide reads
+//! with a per-handle delta cache, so each thread of [`super::read`] gets its own.
 
 use anyhow::{Context, Result};
-use git2::{Diff, DiffFormat, DiffOptions, Oid, Repository, Tree};
+use gix::ObjectId;
+use gix::actor::SignatureRef;
+use gix::objs::FindExt;
 
-use crate::event::{Commit, Diff as PatchText, Hidden};
+use crate::event::{Commit, Hidden};
 use crate::scm::dates::{iso8601, payload_dates};
 use crate::scm::short_id;
 use crate::text::decode;
 
-/// Reads `oid` into a changeset; `url` is filled in when the event is assembled.
-pub fn read(
-    repo: &Repository,
-    oid: Oid,
-    branch: Option<String>,
-    diff_lines: Option<usize>,
-) -> Result<Commit> {
-    let commit = repo
-        .find_commit(oid)
-        .with_context(|| format!("reading commit {oid}"))?;
-    // An unreadable encoding header is treated as absent: the bytes still decode.
-    let encoding = commit.message_encoding().ok().flatten();
-    let author = commit.author();
-    let committer = commit.committer();
-    let name = decode(author.name_bytes(), encoding);
-    let email = decode(author.email_bytes(), encoding);
-    let (timestamp, utctimestamp) =
-        payload_dates(author.when().seconds(), author.when().offset_minutes());
-    let tree = commit.tree().context("reading the commit's tree")?;
-    let parent_tree = match commit.parents().next() {
-        Some(parent) => Some(parent.tree().context("reading the parent's tree")?),
-        None => None,
-    };
-    let files = super::tree_diff::changed_files(repo, parent_tree.as_ref(), &tree)
-        .with_context(|| format!("listing the files of commit {oid}"))?;
-    // The patch text is libgit2's job, and only wanted when a service shows diffs.
-    let patch = match diff_lines {
-        Some(cap) => Some(patch_of(
-            &first_parent_diff(repo, parent_tree.as_ref(), &tree, oid)?,
-            cap,
-        )?),
-        None => None,
-    };
-    let raw_node = oid.to_string();
-    Ok(Commit {
-        raw_author: format!("{name} <{email}>"),
-        author: name,
-        branch,
-        files,
-        message: decode(commit.message_bytes(), encoding),
-        node: short_id(&raw_node),
-        parents: commit
-            .parent_ids()
-            .map(|parent| short_id(&parent.to_string()))
-            .collect(),
-        raw_node,
-        revision: None,
-        size: -1,
-        timestamp,
-        utctimestamp,
-        url: String::new(),
-        hidden: Hidden {
-            diff: patch,
-            tree_id: commit.tree_id().to_string(),
-            author_email: email,
-            author_date: iso8601(author.when().seconds(), author.when().offset_minutes()),
-            committer_name: decode(committer.name_bytes(), encoding),
-            committer_email: decode(committer.email_bytes(), encoding),
-            committer_date: iso8601(
-                committer.when().seconds(),
-                committer.when().offset_minutes(),
-            ),
-        },
-    })
+/// Reads commits one after another, remembering the last one's tree: in a run of
+/// commits, oldest first, each one's parent is usually the one just read.
+pub struct CommitReader {
+    odb: gix::odb::Handle,
+    data: Vec<u8>,
+    last: Option<(ObjectId, ObjectId)>,
 }
 
-/// The tree diff against the first parent (the empty tree for a root commit), without
-/// rename detection, for the patch text.
-fn first_parent_diff<'r>(
-    repo: &'r Repository,
-    parent: Option<&Tree<'_>>,
-    tree: &Tree<'_>,
-    oid: Oid,
-) -> Result<Diff<'r>> {
-    let mut options = DiffOptions::new();
-    options.include_typechange(true);
-    repo.diff_tree_to_tree(parent, Some(tree), Some(&mut options))
-        .with_context(|| format!("diffing commit {oid}"))
+impl CommitReader {
+    /// A reader over `odb` (a handle of its own: its delta cache is not shared).
+    pub fn new(odb: gix::odb::Handle) -> CommitReader {
+        CommitReader {
+            odb,
+            data: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// Reads `id` into a changeset; `url` is filled in when the event is assembled, the
+    /// patch by [`super::patch`] when a service wants one.
+    pub fn read(&mut self, id: ObjectId, branch: Option<String>) -> Result<Commit> {
+        let commit = self
+            .odb
+            .find_commit(&id, &mut self.data)
+            .with_context(|| format!("reading commit {id}"))?;
+        // An unreadable encoding header is treated as absent: the bytes still decode.
+        let encoding = commit
+            .encoding
+            .and_then(|name| std::str::from_utf8(name).ok());
+        let author = signature(commit.author(), encoding);
+        let committer = signature(commit.committer(), encoding);
+        let message = decode(commit.message, encoding);
+        let tree = commit.tree();
+        let parents: Vec<ObjectId> = commit.parents().collect();
+        drop(commit); // its buffer is reused for the parent
+
+        let parent_tree = match parents.first() {
+            None => None,
+            Some(parent) => Some(match self.last {
+                Some((last, tree)) if last == *parent => tree,
+                _ => self
+                    .odb
+                    .find_commit(parent, &mut self.data)
+                    .with_context(|| format!("reading commit {parent}, parent of {id}"))?
+                    .tree(),
+            }),
+        };
+        self.last = Some((id, tree));
+        let files = super::tree_diff::changed_files(&self.odb, parent_tree, tree)
+            .with_context(|| format!("listing the files of commit {id}"))?;
+
+        let raw_node = id.to_string();
+        let (timestamp, utctimestamp) = payload_dates(author.seconds, author.offset_minutes);
+        Ok(Commit {
+            raw_author: format!("{} <{}>", author.name, author.email),
+            author: author.name,
+            branch,
+            files,
+            message,
+            node: short_id(&raw_node),
+            parents: parents
+                .iter()
+                .map(|parent| short_id(&parent.to_string()))
+                .collect(),
+            raw_node,
+            revision: None,
+            size: -1,
+            timestamp,
+            utctimestamp,
+            url: String::new(),
+            hidden: Hidden {
+                diff: None,
+                tree_id: tree.to_string(),
+                author_email: author.email,
+                author_date: iso8601(author.seconds, author.offset_minutes),
+                committer_name: committer.name,
+                committer_email: committer.email,
+                committer_date: iso8601(committer.seconds, committer.offset_minutes),
+            },
+        })
+    }
 }
 
-/// The unified patch, at most `cap` lines; the rest is counted, not kept.
-fn patch_of(diff: &Diff<'_>, cap: usize) -> Result<PatchText> {
-    let mut patch = PatchText::default();
-    let mut kept = 0;
-    diff.print(DiffFormat::Patch, |_, _, line| {
-        let content = String::from_utf8_lossy(line.content());
-        // File headers come as one callback of several lines; count real lines.
-        let lines = content.lines().count().max(1);
-        if patch.cut_lines > 0 || kept + lines > cap {
-            patch.cut_lines += lines;
-            return true;
-        }
-        kept += lines;
-        if matches!(line.origin(), '+' | '-' | ' ') {
-            patch.text.push(line.origin());
-        }
-        patch.text.push_str(&content);
-        if !patch.text.ends_with('\n') {
-            patch.text.push('\n');
-        }
-        true
-    })
-    .context("printing the patch")?;
-    Ok(patch)
+/// An author or committer line, decoded.
+struct Person {
+    name: String,
+    email: String,
+    seconds: i64,
+    offset_minutes: i32,
+}
+
+/// Decodes a signature; a missing or malformed one (git accepts such commits) becomes
+/// an empty name at the epoch rather than losing the push.
+fn signature(parsed: Result<SignatureRef<'_>, impl Sized>, encoding: Option<&str>) -> Person {
+    let Ok(signature) = parsed else {
+        return Person {
+            name: String::new(),
+            email: String::new(),
+            seconds: 0,
+            offset_minutes: 0,
+        };
+    };
+    let signature = signature.trim();
+    let time = signature.time().unwrap_or_default();
+    Person {
+        name: decode(signature.name, encoding),
+        email: decode(signature.email, encoding),
+        seconds: time.seconds,
+        offset_minutes: time.offset / 60,
+    }
 }

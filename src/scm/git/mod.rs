@@ -8,6 +8,8 @@
 
 mod commit;
 pub mod input;
+mod patch;
+mod read;
 mod tree_diff;
 
 use std::collections::{HashMap, HashSet};
@@ -43,18 +45,27 @@ pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Resu
         cap => cap.min(total_commits),
     };
     let branches = attribute_branches(repo, updates, &tips, &new_commits)?;
-    let commits = new_commits[total_commits - keep..]
+    let kept = &new_commits[total_commits - keep..];
+    let wanted: Vec<(gix::ObjectId, Option<&str>)> = kept
         .iter()
-        .map(|oid| {
-            let branch = branches.get(oid).map(|name| name.to_string());
-            commit::read(repo, *oid, branch, limits.diff_lines)
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(|oid| (to_gix(*oid), branches.get(oid).copied()))
+        .collect();
+    let mut commits = read::read_commits(&read::open_objects(repo.path())?, &wanted)?;
+    if let Some(cap) = limits.diff_lines {
+        for (commit, oid) in commits.iter_mut().zip(kept) {
+            commit.hidden.diff = Some(patch::patch(repo, *oid, cap)?);
+        }
+    }
     Ok(Changes {
         commits,
         total_commits,
         refs,
     })
+}
+
+/// The same object id, as gitoxide spells it.
+fn to_gix(oid: Oid) -> gix::ObjectId {
+    gix::ObjectId::try_from(oid.as_bytes()).expect("a SHA-1 from libgit2 is 20 bytes")
 }
 
 /// The commit an object id peels to; `None` for a tag on a tree or blob.
@@ -198,7 +209,8 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
         .strip_prefix("refs/heads/")
         .unwrap_or(&refname)
         .to_string();
-    let commit = commit::read(repo, tip.id(), Some(name.clone()), None)?;
+    let odb = read::open_objects(repo.path())?;
+    let commit = commit::CommitReader::new(odb).read(to_gix(tip.id()), Some(name.clone()))?;
     Ok(Changes {
         commits: vec![commit],
         total_commits: 1,

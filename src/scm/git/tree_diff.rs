@@ -1,92 +1,107 @@
 //! The files a commit changed against its first parent: a walk of the two trees side by
 //! side that never opens a subtree both sides share (same id), as git's own tree diff
-//! does. libgit2's diff expands every subtree, which made a long push with wide
-//! directories cost a millisecond per commit.
+//! does. (libgit2's diff expands every subtree, which made a long push with wide
+//! directories cost a millisecond per commit.)
 
 use std::cmp::Ordering;
 
 use anyhow::{Context, Result};
-use git2::{ObjectType, Oid, Repository, Tree, TreeEntry};
+use gix::objs::FindExt;
+use gix::objs::tree::EntryRef;
+use gix::{ObjectId, oid};
 
 use crate::event::{FileChange, FileChangeKind};
 
 /// Files added, modified and removed from `old` (None: the empty tree) to `new`, in
 /// path order; a rename is a removal and an addition.
 pub fn changed_files(
-    repo: &Repository,
-    old: Option<&Tree<'_>>,
-    new: &Tree<'_>,
+    odb: &gix::odb::Handle,
+    old: Option<ObjectId>,
+    new: ObjectId,
 ) -> Result<Vec<FileChange>> {
     let mut files = Vec::new();
-    diff_trees(repo, old, Some(new), &mut Vec::new(), &mut files)?;
+    diff_trees(odb, old.as_deref(), Some(&new), &mut Vec::new(), &mut files)?;
     Ok(files)
 }
 
 fn diff_trees(
-    repo: &Repository,
-    old: Option<&Tree<'_>>,
-    new: Option<&Tree<'_>>,
+    odb: &gix::odb::Handle,
+    old: Option<&oid>,
+    new: Option<&oid>,
     prefix: &mut Vec<u8>,
     files: &mut Vec<FileChange>,
 ) -> Result<()> {
-    let mut old_entries = old.into_iter().flat_map(|tree| tree.iter()).peekable();
-    let mut new_entries = new.into_iter().flat_map(|tree| tree.iter()).peekable();
+    let (mut old_data, mut new_data) = (Vec::new(), Vec::new());
+    let old_entries = entries(odb, old, &mut old_data)?;
+    let new_entries = entries(odb, new, &mut new_data)?;
+    let (mut a, mut b) = (old_entries.iter().peekable(), new_entries.iter().peekable());
     loop {
-        let order = match (old_entries.peek(), new_entries.peek()) {
+        let order = match (a.peek(), b.peek()) {
             (None, None) => return Ok(()),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (Some(a), Some(b)) => git_order(a, b),
+            // Git's tree order: a subtree's name compares as if it ended in `/`.
+            (Some(a), Some(b)) => a.cmp(b),
         };
         match order {
             Ordering::Less => {
-                let entry = old_entries.next().expect("peeked");
-                one_side(repo, &entry, FileChangeKind::Removed, prefix, files)?;
+                let entry = a.next().expect("peeked");
+                one_side(odb, entry, FileChangeKind::Removed, prefix, files)?;
             }
             Ordering::Greater => {
-                let entry = new_entries.next().expect("peeked");
-                one_side(repo, &entry, FileChangeKind::Added, prefix, files)?;
+                let entry = b.next().expect("peeked");
+                one_side(odb, entry, FileChangeKind::Added, prefix, files)?;
             }
             Ordering::Equal => {
-                let (a, b) = (
-                    old_entries.next().expect("peeked"),
-                    new_entries.next().expect("peeked"),
-                );
-                if a.id() == b.id() && a.filemode() == b.filemode() {
+                let (old, new) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                if old.oid == new.oid && old.mode.kind() == new.mode.kind() {
                     continue; // the same file or the same whole subtree: nothing inside changed
                 }
-                if is_tree(&a) {
-                    let (old_tree, new_tree) = (tree_of(repo, &a)?, tree_of(repo, &b)?);
-                    descend(prefix, a.name_bytes(), |prefix| {
-                        diff_trees(repo, Some(&old_tree), Some(&new_tree), prefix, files)
+                if new.mode.is_tree() {
+                    descend(prefix, new.filename, |prefix| {
+                        diff_trees(odb, Some(old.oid), Some(new.oid), prefix, files)
                     })?;
                 } else {
-                    files.push(change(prefix, b.name_bytes(), FileChangeKind::Modified));
+                    files.push(change(prefix, new.filename, FileChangeKind::Modified));
                 }
             }
         }
     }
 }
 
+/// The entries of tree `id` (none for `None`), decoded out of `data`.
+fn entries<'a>(
+    odb: &gix::odb::Handle,
+    id: Option<&oid>,
+    data: &'a mut Vec<u8>,
+) -> Result<Vec<EntryRef<'a>>> {
+    let Some(id) = id else {
+        return Ok(Vec::new());
+    };
+    let tree = odb
+        .find_tree(id, data)
+        .with_context(|| format!("reading tree {id}"))?;
+    Ok(tree.entries)
+}
+
 /// An entry only one side has: a file, or every file under a subtree.
 fn one_side(
-    repo: &Repository,
-    entry: &TreeEntry<'_>,
+    odb: &gix::odb::Handle,
+    entry: &EntryRef<'_>,
     kind: FileChangeKind,
     prefix: &mut Vec<u8>,
     files: &mut Vec<FileChange>,
 ) -> Result<()> {
-    if !is_tree(entry) {
-        files.push(change(prefix, entry.name_bytes(), kind));
+    if !entry.mode.is_tree() {
+        files.push(change(prefix, entry.filename, kind));
         return Ok(());
     }
-    let tree = tree_of(repo, entry)?;
-    descend(prefix, entry.name_bytes(), |prefix| {
+    descend(prefix, entry.filename, |prefix| {
         let (old, new) = match kind {
-            FileChangeKind::Removed => (Some(&tree), None),
-            _ => (None, Some(&tree)),
+            FileChangeKind::Removed => (Some(entry.oid), None),
+            _ => (None, Some(entry.oid)),
         };
-        diff_trees(repo, old, new, prefix, files)
+        diff_trees(odb, old, new, prefix, files)
     })
 }
 
@@ -110,33 +125,4 @@ fn change(prefix: &[u8], name: &[u8], kind: FileChangeKind) -> FileChange {
         file: String::from_utf8_lossy(&path).into_owned(),
         kind,
     }
-}
-
-fn is_tree(entry: &TreeEntry<'_>) -> bool {
-    entry.kind() == Some(ObjectType::Tree)
-}
-
-fn tree_of<'r>(repo: &'r Repository, entry: &TreeEntry<'_>) -> Result<Tree<'r>> {
-    let id: Oid = entry.id();
-    repo.find_tree(id)
-        .with_context(|| format!("reading tree {id}"))
-}
-
-/// Git's tree order: names compared bytewise, a subtree's name as if it ended in `/`.
-fn git_order(a: &TreeEntry<'_>, b: &TreeEntry<'_>) -> Ordering {
-    let key = |entry: &TreeEntry<'_>| {
-        let name = entry.name_bytes();
-        let slash: &[u8] = if is_tree(entry) { b"/" } else { b"" };
-        name.iter().chain(slash).copied().collect::<Vec<u8>>()
-    };
-    let (a_name, b_name) = (a.name_bytes(), b.name_bytes());
-    if a_name == b_name {
-        // Same name: compared as one entry (a file turned directory sorts apart below).
-        return if is_tree(a) == is_tree(b) {
-            Ordering::Equal
-        } else {
-            key(a).cmp(&key(b))
-        };
-    }
-    key(a).cmp(&key(b))
 }

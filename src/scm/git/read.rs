@@ -1,0 +1,75 @@
+//! Reading the kept commits of a push, split over the machine's cores.
+//!
+//! The commits are cut into contiguous runs, one per thread, each read with its own
+//! object handle: neighbouring commits share delta bases and trees, so a run keeps its
+//! cache warm. The result is in the order given, whatever the number of threads.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use gix::ObjectId;
+use gix::odb::pack::cache::lru::MemoryCappedHashmap;
+
+use super::commit::CommitReader;
+use crate::event::Commit;
+
+/// Each handle's cache of delta bases. Measured on a 10,000-commit push: 1–8 MiB all
+/// read within 10% of each other; more only costs memory.
+const DELTA_CACHE_BYTES: usize = 2 << 20;
+
+/// Fewer commits than this per thread are read on one thread: starting a thread and a
+/// cold cache cost more than they save.
+const MIN_COMMITS_PER_THREAD: usize = 256;
+
+/// At most this many threads: a hook shares the server with the push it serves.
+const MAX_THREADS: usize = 4;
+
+/// The object database of the repository whose `$GIT_DIR` is `git_dir` (alternates
+/// included), for [`read_commits`].
+pub fn open_objects(git_dir: &Path) -> Result<gix::odb::Handle> {
+    let objects = git_dir.join("objects");
+    let mut odb = gix::odb::at(&objects, gix::hash::Kind::Sha1)
+        .with_context(|| format!("opening the object database {}", objects.display()))?;
+    odb.set_pack_cache(|| Box::new(MemoryCappedHashmap::new(DELTA_CACHE_BYTES)));
+    Ok(odb)
+}
+
+/// Reads each `(commit, branch)` into a changeset, in the order given.
+pub fn read_commits(
+    odb: &gix::odb::Handle,
+    wanted: &[(ObjectId, Option<&str>)],
+) -> Result<Vec<Commit>> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = cores
+        .min(MAX_THREADS)
+        .min(wanted.len() / MIN_COMMITS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return read_run(odb.clone(), wanted);
+    }
+    let run_length = wanted.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = wanted
+            .chunks(run_length)
+            .map(|run| {
+                let odb = odb.clone();
+                scope.spawn(move || read_run(odb, run))
+            })
+            .collect();
+        let mut commits = Vec::with_capacity(wanted.len());
+        for run in runs {
+            let read = run
+                .join()
+                .map_err(|_| anyhow!("a thread reading commits stopped unexpectedly"))?;
+            commits.extend(read?);
+        }
+        Ok(commits)
+    })
+}
+
+fn read_run(odb: gix::odb::Handle, run: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
+    let mut reader = CommitReader::new(odb);
+    run.iter()
+        .map(|(id, branch)| reader.read(*id, branch.map(str::to_string)))
+        .collect()
+}
