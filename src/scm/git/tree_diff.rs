@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 
 use anyhow::{Context, Result};
 use gix::objs::FindExt;
+use gix::objs::TreeRefIter;
 use gix::objs::tree::EntryRef;
 use gix::{ObjectId, oid};
 
@@ -32,9 +33,8 @@ fn diff_trees(
     files: &mut Vec<FileChange>,
 ) -> Result<()> {
     let (mut old_data, mut new_data) = (Vec::new(), Vec::new());
-    let old_entries = entries(odb, old, &mut old_data)?;
-    let new_entries = entries(odb, new, &mut new_data)?;
-    let (mut a, mut b) = (old_entries.iter().peekable(), new_entries.iter().peekable());
+    let mut a = Entries::of(odb, old, &mut old_data)?;
+    let mut b = Entries::of(odb, new, &mut new_data)?;
     loop {
         let order = match (a.peek(), b.peek()) {
             (None, None) => return Ok(()),
@@ -45,15 +45,15 @@ fn diff_trees(
         };
         match order {
             Ordering::Less => {
-                let entry = a.next().expect("peeked");
-                one_side(odb, entry, FileChangeKind::Removed, prefix, files)?;
+                let entry = a.advance()?;
+                one_side(odb, &entry, FileChangeKind::Removed, prefix, files)?;
             }
             Ordering::Greater => {
-                let entry = b.next().expect("peeked");
-                one_side(odb, entry, FileChangeKind::Added, prefix, files)?;
+                let entry = b.advance()?;
+                one_side(odb, &entry, FileChangeKind::Added, prefix, files)?;
             }
             Ordering::Equal => {
-                let (old, new) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                let (old, new) = (a.advance()?, b.advance()?);
                 if old.oid == new.oid && old.mode.kind() == new.mode.kind() {
                     continue; // the same file or the same whole subtree: nothing inside changed
                 }
@@ -69,19 +69,42 @@ fn diff_trees(
     }
 }
 
-/// The entries of tree `id` (none for `None`), decoded out of `data`.
-fn entries<'a>(
-    odb: &gix::odb::Handle,
-    id: Option<&oid>,
-    data: &'a mut Vec<u8>,
-) -> Result<Vec<EntryRef<'a>>> {
-    let Some(id) = id else {
-        return Ok(Vec::new());
-    };
-    let tree = odb
-        .find_tree(id, data)
-        .with_context(|| format!("reading tree {id}"))?;
-    Ok(tree.entries)
+/// A tree's entries, decoded one at a time as the walk moves on (most are skipped).
+struct Entries<'a> {
+    rest: TreeRefIter<'a>,
+    next: Option<EntryRef<'a>>,
+    id: Option<&'a oid>,
+}
+
+impl<'a> Entries<'a> {
+    /// The entries of tree `id` (none for `None`), read into `data`.
+    fn of(odb: &gix::odb::Handle, id: Option<&'a oid>, data: &'a mut Vec<u8>) -> Result<Self> {
+        let mut rest = match id {
+            Some(id) => odb
+                .find_tree_iter(id, data)
+                .with_context(|| format!("reading tree {id}"))?,
+            None => TreeRefIter::from_bytes(&[], gix::hash::Kind::Sha1),
+        };
+        let next = rest.next().transpose().with_context(|| corrupt(id))?;
+        Ok(Entries { rest, next, id })
+    }
+
+    fn peek(&self) -> Option<&EntryRef<'a>> {
+        self.next.as_ref()
+    }
+
+    /// The peeked entry (there must be one); reads the one after it.
+    fn advance(&mut self) -> Result<EntryRef<'a>> {
+        let following = self.rest.next().transpose().with_context(|| corrupt(self.id))?;
+        Ok(std::mem::replace(&mut self.next, following).expect("advance() after peek()"))
+    }
+}
+
+fn corrupt(id: Option<&oid>) -> String {
+    match id {
+        Some(id) => format!("decoding tree {id}"),
+        None => "decoding the empty tree".to_string(),
+    }
 }
 
 /// An entry only one side has: a file, or every file under a subtree.
