@@ -2,12 +2,15 @@
 """Benchmark: what the pushbroker hook adds to `hg push`, against what Mercurial's own
 notify extension adds to the same push, measured in the same run.
 
-For 1 and 1,000 changesets, every configuration pushes the same changesets into a
-fresh copy of the same server repository: no hook (the baseline), notify (test mode:
-the email is formatted and printed, not sent), and pushbroker with an email service
-(file transport) and a json POST to a local receiver. Prints medians and added costs.
+Data sets (deterministic: `hg debugbuilddag` with fixed dates):
+  P1  one changeset touching 3 files, pushed onto a server that has the 200 before it
+  P2  1,000 changesets pushed into an empty server
+Every configuration pushes the same changesets into a fresh copy of the same server:
+no hook (the baseline), notify (test mode: the email is formatted and printed, not
+sent), and pushbroker with an email service (file transport) and a json POST to a
+local receiver. bench/bench.py prints these figures in its table; run alone:
 
-    python3 bench/hg_notify.py [--binary target/release/pushbroker] [--runs 5]
+    python3 bench/hg_notify.py [--binary target/release/pushbroker] [--runs 5] [--smoke]
 """
 
 import argparse
@@ -35,73 +38,100 @@ def hg(*args, cwd, env):
     return subprocess.run(["hg", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", default="target/release/pushbroker")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--sizes", default="1,1000")
-    options = parser.parse_args()
-    binary = os.path.abspath(options.binary)
+def build(top, name, base, new, env):
+    """A work repository with `base + new` changesets and a server holding the first
+    `base`; P1's last changeset touches 3 files."""
+    work = os.path.join(top, f"{name}-work")
+    hg("init", work, cwd=top, env=env)
+    if new == 1:
+        hg("debugbuilddag", "--new-file", f"+{base}", cwd=work, env=env)
+        hg("update", "--quiet", "tip", cwd=work, env=env)
+        for path in ("nf1", "nf2", "p1-added.txt"):
+            with open(os.path.join(work, path), "a") as f:
+                f.write("the pushed change\n")
+        hg("add", "p1-added.txt", cwd=work, env=env)
+        hg("commit", "-m", "the pushed change", "-d", "1795770000 0", cwd=work, env=env)
+    else:
+        hg("debugbuilddag", "--new-file", f"+{base + new}", cwd=work, env=env)
+    server = os.path.join(top, f"{name}-server")
+    hg("init", server, cwd=top, env=env)
+    if base:
+        hg("push", "--quiet", "-r", str(base - 1), server, cwd=work, env=env)
+    return work, server
+
+
+def hg_rows(binary, runs, smoke=False):
+    """[(label, pushbroker added s, notify added s, hg push alone s)] for P1 and P2."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-
     top = tempfile.mkdtemp(prefix="pushbroker-hgbench-")
     env = dict(os.environ, HGRCPATH="", HGPLAIN="1", HGUSER="Bench <bench@example.com>",
                PUSHBROKER_SITE=os.path.join(top, "site.toml"), USER="bench")
     open(env["PUSHBROKER_SITE"], "w").close()
 
-    print(f"hg push, medians of {options.runs} runs (2 cores); added = configuration - no hook")
-    print(f"{'changesets':>10}  {'no hook':>9}  {'notify +':>9}  {'pushbroker +':>12}  {'ratio':>6}")
-    for size in [int(s) for s in options.sizes.split(",")]:
-        work = os.path.join(top, f"work{size}")
-        hg("init", work, cwd=top, env=env)
-        for n in range(size):
-            path = os.path.join(work, f"f{n % 50}.txt")
-            with open(path, "a") as f:
-                f.write(f"line {n}\n")
-            if n < 50:
-                hg("add", path, cwd=work, env=env)
-            hg("commit", "-m", f"change {n}\n\nbody of change {n}", "-d", f"{1795770000 + n} 0",
-               cwd=work, env=env)
-        empty = os.path.join(top, f"empty{size}")
-        hg("init", empty, cwd=top, env=env)
+    def configure(repo, kind):
+        if kind == "notify":
+            with open(os.path.join(repo, ".hg", "hgrc"), "a") as f:
+                f.write("[extensions]\nnotify =\n[hooks]\nchangegroup.notify = python:hgext.notify.hook\n"
+                        "[notify]\ntest = True\nsources = push serve\n[reposubs]\n** = dev@example.com\n"
+                        "[email]\nfrom = hg@example.com\n")
+        if kind == "pushbroker":
+            subprocess.run([binary, "install", repo], check=True, capture_output=True, env=env)
+            with open(os.path.join(repo, ".hg", "pushbroker.toml"), "w") as f:
+                f.write('[[service]]\nbroker = "email"\nto = "dev@example.com"\n\n'
+                        f'[[service]]\nbroker = "post"\nurl = "http://127.0.0.1:{server.server_port}/"\n'
+                        'format = "json"\n')
 
-        def configure(repo, kind):
-            with open(os.path.join(repo, ".hg", "hgrc"), "w") as f:
-                if kind == "notify":
-                    f.write("[extensions]\nnotify =\n[hooks]\nchangegroup.notify = python:hgext.notify.hook\n"
-                            "[notify]\ntest = True\nsources = push serve\n[reposubs]\n** = dev@example.com\n"
-                            "[email]\nfrom = hg@example.com\n")
+    rows = []
+    cases = [("P1", 10 if smoke else 200, 1), ("P2", 0, 20 if smoke else 1000)]
+    for name, base, new in cases:
+        work, empty = build(top, name, base, new, env)
+
+        def push(kind, run):
+            target = os.path.join(top, f"srv-{name}-{kind}-{run}")
+            shutil.copytree(empty, target)
+            configure(target, kind)
+            started = time.perf_counter()
+            done = subprocess.run(["hg", "push", target], cwd=work, env=env, capture_output=True)
+            took = time.perf_counter() - started
+            assert done.returncode == 0, done.stderr
+            out = done.stdout.decode() + done.stderr.decode()
+            assert f"added {new} changeset" in out, out
             if kind == "pushbroker":
-                subprocess.run([binary, "install", repo], check=True, capture_output=True, env=env)
-                with open(os.path.join(repo, ".hg", "pushbroker.toml"), "w") as f:
-                    f.write('[[service]]\nbroker = "email"\nto = "dev@example.com"\n\n'
-                            f'[[service]]\nbroker = "post"\nurl = "http://127.0.0.1:{server.server_port}/"\n'
-                            'format = "json"\n')
+                assert out.count("delivered") == 2, out
+            shutil.rmtree(target)
+            return took
 
-        def measure(kind):
-            times = []
-            for run in range(options.runs):
-                target = os.path.join(top, f"srv-{kind}-{size}-{run}")
-                shutil.copytree(empty, target)
-                configure(target, kind)
-                started = time.perf_counter()
-                done = subprocess.run(["hg", "push", target], cwd=work, env=env, capture_output=True)
-                times.append(time.perf_counter() - started)
-                assert done.returncode == 0, done.stderr
-                if kind == "pushbroker":
-                    out = done.stdout.decode() + done.stderr.decode()
-                    assert out.count("delivered") == 2, out
-                shutil.rmtree(target)
-            return statistics.median(times)
-
-        base = measure("none")
-        notify = measure("notify") - base
-        ours = measure("pushbroker") - base
-        print(f"{size:>10}  {base * 1000:>7.0f}ms  {notify * 1000:>7.0f}ms  {ours * 1000:>10.0f}ms  "
-              f"{ours / notify if notify > 0 else float('nan'):>5.2f}x")
+        # The configurations take turns, run by run: each push writes ~1,000 files, and
+        # the machine's state drifts over a series; interleaving spreads that evenly.
+        kinds = ("none", "notify", "pushbroker")
+        times = {kind: [] for kind in kinds}
+        for run in range(runs):
+            for kind in kinds:
+                times[kind].append(push(kind, run))
+        alone, notify, ours = (statistics.median(times[kind]) for kind in kinds)
+        notify, ours = notify - alone, ours - alone
+        label = (f"hg P1 1 changeset on {base}" if new == 1 else f"hg P2 {new} changesets") + \
+            ", added to hg push"
+        rows.append((label, ours, notify, alone))
     server.shutdown()
     shutil.rmtree(top)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/pushbroker")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", help="tiny data sets, one run each")
+    options = parser.parse_args()
+    runs = 1 if options.smoke else options.runs
+    print(f"hg push, medians of {runs} runs; added = configuration - no hook")
+    print(f"{'case':<44} {'no hook':>9}  {'notify +':>9}  {'pushbroker +':>12}  {'ratio':>6}")
+    for label, ours, notify, alone in hg_rows(os.path.abspath(options.binary), runs, options.smoke):
+        ratio = ours / notify if notify > 0 else float("nan")
+        print(f"{label:<44} {alone * 1000:>7.0f}ms  {notify * 1000:>7.0f}ms  {ours * 1000:>10.0f}ms  "
+              f"{ratio:>5.2f}x")
 
 
 if __name__ == "__main__":

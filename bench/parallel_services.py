@@ -3,7 +3,8 @@
 a push to one such service, measured in the same run.
 
 The services of a push run in parallel, so the ten-service hook should take about as
-long as the one-service hook (target: at most 1.3x). Prints medians and the ratio.
+long as the one-service hook (target: at most 1.3x). bench/bench.py prints these
+figures in its table; run alone:
 
     python3 bench/parallel_services.py [--binary target/release/pushbroker] [--runs 9]
 """
@@ -37,13 +38,8 @@ def git(*args, cwd):
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", default="target/release/pushbroker")
-    parser.add_argument("--runs", type=int, default=9)
-    options = parser.parse_args()
-    binary = os.path.abspath(options.binary)
-
+def services_times(binary, runs):
+    """(one service s, ten services s): medians of `runs` hook runs each."""
     # The default listen backlog (5) drops some of ten simultaneous connects, and the
     # kernel retries those a second later: measure pushbroker, not that.
     http.server.ThreadingHTTPServer.request_queue_size = 64
@@ -78,7 +74,7 @@ def main():
         with open(os.path.join(repo, "pushbroker.toml"), "w") as f:
             f.write(config)
         times = []
-        for _ in range(options.runs):
+        for _ in range(runs):
             started = time.perf_counter()
             done = subprocess.run([binary, "hook"], input=hook_input, text=True,
                                   env=dict(env, GIT_DIR=repo), capture_output=True)
@@ -89,12 +85,21 @@ def main():
 
     one = measure(1)
     ten = measure(10)
+    server.shutdown()
+    shutil.rmtree(top)
+    return one, ten
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", default="target/release/pushbroker")
+    parser.add_argument("--runs", type=int, default=9)
+    options = parser.parse_args()
+    one, ten = services_times(os.path.abspath(options.binary), options.runs)
     print(f"receiver delay {DELAY * 1000:.0f} ms, {options.runs} runs each, medians:")
     print(f"  1 service    {one * 1000:7.1f} ms")
     print(f"  10 services  {ten * 1000:7.1f} ms")
     print(f"  ratio        {ten / one:7.2f}x   (target <= 1.30x)")
-    server.shutdown()
-    shutil.rmtree(top)
 
 
 if __name__ == "__main__":
