@@ -95,7 +95,11 @@ impl<'a> Entries<'a> {
 
     /// The peeked entry (there must be one); reads the one after it.
     fn advance(&mut self) -> Result<EntryRef<'a>> {
-        let following = self.rest.next().transpose().with_context(|| corrupt(self.id))?;
+        let following = self
+            .rest
+            .next()
+            .transpose()
+            .with_context(|| corrupt(self.id))?;
         Ok(std::mem::replace(&mut self.next, following).expect("advance() after peek()"))
     }
 }
