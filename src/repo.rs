@@ -8,8 +8,9 @@ use git2::Repository;
 use crate::event::Scm;
 use crate::state::StateDir;
 
-/// libgit2's object cache (its default is 256 MiB): a push reads each tree a few times
-/// at most, so a small cache keeps the hits and spares the memory.
+/// libgit2's object cache (its default is 256 MiB). libgit2 walks the push and writes
+/// patches; the commits and trees of the payload are read with gitoxide
+/// ([`crate::scm::git`]), so a small cache keeps the hits and spares the memory.
 const CACHE_BYTES: isize = 32 << 20;
 
 /// The version control system behind a [`RepoContext`].
