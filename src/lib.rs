@@ -6,7 +6,7 @@
 //! 2. new changesets and ref changes ([`scm::git::collect`]) →
 //! 3. the [`event::Push`], built once ([`push::assemble`]) →
 //! 4. each configured [`service::Service`] renders and delivers it through its
-//!    [`broker::Broker`], in parallel ([`deliver::deliver_all`]) →
+//!    [`broker::Broker`], in parallel ([`deliver::run`]) →
 //! 5. one line per service for the pusher ([`report`]).
 //!
 //! Configuration ([`config`]) is loaded and validated once, before any of this.

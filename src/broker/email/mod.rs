@@ -1,6 +1,6 @@
 //! The `email` broker: one email per push, as the original email broker sent it.
 //!
-//! [`render`] turns a delivery into subject, body and headers; [`transport`] sends the
+//! `render` turns a delivery into subject, body and headers; `transport` sends the
 //! message through the site's transport (file, SMTP, sendmail).
 
 mod render;

@@ -2,7 +2,7 @@
 //!
 //! `format = "bitbucket"` (default) sends `payload=<json>` form-encoded; `json` sends the
 //! same object as `application/json`. Both leave out `broker` and `service`. With a
-//! `secret`, every request is signed (see [`sign`]).
+//! `secret`, every request is signed (see the `sign` module).
 
 mod github;
 mod gitlab;
