@@ -44,8 +44,8 @@ impl CommitReader {
         let encoding = commit
             .encoding
             .and_then(|name| std::str::from_utf8(name).ok());
-        let author = signature(commit.author(), encoding);
-        let committer = signature(commit.committer(), encoding);
+        let author = signature(commit.author().ok(), encoding);
+        let committer = signature(commit.committer().ok(), encoding);
         let message = decode(commit.message, encoding);
         let tree = commit.tree();
         let parents: Vec<ObjectId> = commit.parents().collect();
@@ -108,8 +108,8 @@ struct Person {
 
 /// Decodes a signature; a missing or malformed one (git accepts such commits) becomes
 /// an empty name at the epoch rather than losing the push.
-fn signature(parsed: Result<SignatureRef<'_>, impl Sized>, encoding: Option<&str>) -> Person {
-    let Ok(signature) = parsed else {
+fn signature(parsed: Option<SignatureRef<'_>>, encoding: Option<&str>) -> Person {
+    let Some(signature) = parsed else {
         return Person {
             name: String::new(),
             email: String::new(),
