@@ -44,6 +44,7 @@ install_deps() {
   command -v hg >/dev/null || missing+=(mercurial)
   [ -x /usr/bin/time ] || missing+=(time)
   command -v msmtp >/dev/null || missing+=(msmtp)
+  command -v openssl >/dev/null || missing+=(openssl)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
   if [ ${#missing[@]} -gt 0 ]; then

@@ -14,3 +14,4 @@ mod hook;
 mod install;
 mod new_commits;
 mod post;
+mod smtp_tls;

@@ -26,6 +26,41 @@ impl SmtpServer {
     /// aiosmtpd with a handler class (`module.Class`, looked up in tests/fixtures too)
     /// that takes the maildir as its argument.
     pub fn with_handler(dir: &std::path::Path, handler: &str) -> SmtpServer {
+        let maildir = dir.join("maildir");
+        let port = super::free_port();
+        let mut command = Command::new(python());
+        command
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", handler])
+            .arg(&maildir);
+        SmtpServer::spawn(command, port, maildir)
+    }
+
+    /// A server that wants TLS (`mode`: `starttls` or `smtps`) and then AUTH as `user`
+    /// with `password`, presenting `certificates`' server certificate
+    /// (tests/fixtures/tls_smtp.py).
+    pub fn tls(
+        dir: &std::path::Path,
+        mode: &str,
+        certificates: &Certificates,
+        user: &str,
+        password: &str,
+    ) -> SmtpServer {
+        let maildir = dir.join("maildir");
+        let port = super::free_port();
+        let mut command = Command::new(python());
+        command
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/tls_smtp.py"
+            ))
+            .args([mode, &port.to_string()])
+            .args([&maildir, &certificates.server, &certificates.key])
+            .args([user, password]);
+        SmtpServer::spawn(command, port, maildir)
+    }
+
+    fn spawn(mut command: Command, port: u16, maildir: PathBuf) -> SmtpServer {
         let check = Command::new(python())
             .args(["-c", "import aiosmtpd"])
             .output();
@@ -33,16 +68,11 @@ impl SmtpServer {
             check.as_ref().is_ok_and(|output| output.status.success()),
             "the SMTP tests need Python's aiosmtpd: run ./install.sh --deps (or pip install aiosmtpd)"
         );
-        let maildir = dir.join("maildir");
-        let port = super::free_port();
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        let child = command
             .env(
                 "PYTHONPATH",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
             )
-            .args(["-c", handler])
-            .arg(&maildir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -60,6 +90,16 @@ impl SmtpServer {
             maildir,
             child,
         }
+    }
+
+    /// What tls_smtp.py logged: one JSON object per AUTH attempt and per message.
+    pub fn sessions(&self) -> Vec<serde_json::Value> {
+        let log = self.maildir.with_file_name("smtp-sessions.log");
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+            .collect()
     }
 
     pub fn url(&self) -> String {
@@ -83,5 +123,58 @@ impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A test CA and a server certificate it signed for 127.0.0.1 and localhost, made with
+/// the openssl command line.
+pub struct Certificates {
+    /// The CA certificate (PEM), for `smtp_ca_file`.
+    pub ca: PathBuf,
+    /// The server's certificate and key (PEM).
+    pub server: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Certificates {
+    pub fn create(dir: &std::path::Path) -> Certificates {
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl is missing: run ./install.sh --deps");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let run = |line: String| openssl(&line.split(' ').collect::<Vec<_>>());
+        run(format!(
+            "req -x509 {new_key} -keyout ca.key -out ca.pem -days 2 -subj /CN=pushbroker-test-ca"
+        ));
+        run(format!(
+            "req {new_key} -keyout server.key -out server.csr -subj /CN=127.0.0.1"
+        ));
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .expect("write server.ext");
+        run(
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+             -out server.pem -days 2 -extfile server.ext"
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        Certificates {
+            ca: dir.join("ca.pem"),
+            server: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        }
     }
 }

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
 
 use crate::broker::Outcome;
-use crate::config::site::{EmailSite, Transport};
+use crate::config::site::{EmailSite, SmtpTls, Transport};
 use crate::state::StateDir;
 
 /// A transport, built once per service from the site config.
@@ -27,17 +29,7 @@ impl MailTransport {
             Transport::File => {
                 MailTransport::File(site.dir.clone().unwrap_or_else(|| state.outbox()))
             }
-            Transport::Smtp => {
-                let url = site
-                    .smtp_url
-                    .as_ref()
-                    .context("the site's [email] has transport = \"smtp\" but no smtp_url")?;
-                // lettre's error for a bad URL may quote it, password included: say less.
-                let builder = SmtpTransport::from_url(url.expose()).map_err(|_| {
-                    anyhow::anyhow!("the site's [email] smtp_url is not a valid SMTP URL")
-                })?;
-                MailTransport::Smtp(Box::new(builder.timeout(Some(timeout)).build()))
-            }
+            Transport::Smtp => MailTransport::Smtp(Box::new(smtp(site, timeout)?)),
             Transport::Sendmail => {
                 MailTransport::Sendmail(SendmailTransport::new_with_command(site.sendmail.clone()))
             }
@@ -78,6 +70,42 @@ impl MailTransport {
             },
         }
     }
+}
+
+/// The SMTP transport: lettre's reading of `smtp_url`, then the password from its secret
+/// and the extra trusted certificates, when the site names them.
+fn smtp(site: &EmailSite, timeout: Duration) -> Result<SmtpTransport> {
+    let url = site
+        .smtp_url
+        .as_ref()
+        .context("the site's [email] has transport = \"smtp\" but no smtp_url")?;
+    // lettre's error for a bad URL may quote it, password included: say less.
+    let mut builder = SmtpTransport::from_url(url.expose())
+        .map_err(|_| anyhow::anyhow!("the site's [email] smtp_url is not a valid SMTP URL"))?;
+    if let Some(password) = &site.smtp_password {
+        let password = password
+            .resolve()
+            .context("reading the site's [email] smtp_password")?;
+        builder = builder.credentials(Credentials::new(url.user(), password.expose().into()));
+    }
+    if let Some(path) = &site.smtp_ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("reading smtp_ca_file {}", path.display()))?;
+        let certificate = Certificate::from_pem(&pem).map_err(|_| {
+            anyhow::anyhow!("smtp_ca_file {} holds no PEM certificate", path.display())
+        })?;
+        let parameters = TlsParameters::builder(url.host())
+            .add_root_certificate(certificate)
+            .build_rustls()
+            .context("setting up TLS for the SMTP server")?;
+        builder = builder.tls(match url.tls() {
+            SmtpTls::Wrapper => Tls::Wrapper(parameters),
+            SmtpTls::Opportunistic => Tls::Opportunistic(parameters),
+            // `check` refuses a CA file with a plain-text URL.
+            SmtpTls::Required | SmtpTls::None => Tls::Required(parameters),
+        });
+    }
+    Ok(builder.timeout(Some(timeout)).build())
 }
 
 fn with_code(outcome: Outcome, code: &str) -> Outcome {
