@@ -131,6 +131,83 @@ fn a_hanging_receiver_holds_the_push_no_longer_than_its_timeout() {
 }
 
 #[test]
+fn a_trickling_smtp_server_holds_the_push_no_longer_than_the_timeout() {
+    // lettre's own timeout is per socket read: a server sending one byte every half
+    // second never trips it. The attempt still ends at the service's timeout.
+    let scratch = tempfile::tempdir().expect("tmp");
+    let smtp = SmtpServer::trickling(scratch.path());
+    let env = TestEnv::new();
+    env.write_site(&format!(
+        "[email]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\n",
+        smtp.url()
+    ));
+    let server = env.server(
+        "acme",
+        "widgets",
+        "[[service]]\nbroker = \"email\"\nname = \"mail\"\nto = \"dev@example.com\"\ntimeout = \"1s\"\n",
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let started = Instant::now();
+    let push = env.push(&work, &server, &["main"]);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the push took {took:?} with a 1 s timeout"
+    );
+    assert_eq!(
+        push.remote_lines(),
+        vec![
+            "mail (email): failed, spooled for `pushbroker redeliver`: SMTP: no complete answer within 1 s"
+        ]
+    );
+    assert_eq!(spool_files(&server).len(), 1, "the email is not lost");
+}
+
+#[test]
+fn the_hooks_budget_holds_when_a_transport_has_no_timeout() {
+    // A sendmail that never returns: lettre waits for it without a timeout. The hook's
+    // budget ends the wait, and the email is spooled.
+    let env = TestEnv::new();
+    let sendmail = env.path("bin/stuck-sendmail");
+    std::fs::create_dir_all(sendmail.parent().expect("bin")).expect("bin dir");
+    std::fs::write(&sendmail, "#!/bin/sh\nexec sleep 6\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    env.write_site(&format!(
+        "[email]\ntransport = \"sendmail\"\nsendmail = \"{}\"\n[limits]\nbudget = \"2s\"\n",
+        sendmail.display()
+    ));
+    let fast = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"email\"\nname = \"mail\"\nto = \"dev@example.com\"\n\n{}",
+            post_json("fast", &fast.url("/"), "")
+        ),
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let started = Instant::now();
+    let push = env.push(&work, &server, &["main"]);
+    let took = started.elapsed();
+    // The budget, a second of grace, and the push itself.
+    assert!(
+        took < Duration::from_millis(4500),
+        "the push took {took:?} with a 2 s budget"
+    );
+    assert_eq!(
+        push.remote_lines(),
+        vec![
+            "mail (email): failed, spooled for `pushbroker redeliver`: did not finish within the hook's time budget",
+            "fast (post): delivered (HTTP 200)",
+        ]
+    );
+    assert_eq!(spool_files(&server).len(), 1, "the email is not lost");
+}
+
+#[test]
 fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
     let mut env = TestEnv::new();
     env.set_env("HOOK_SECRET", "do-not-leak-this");

@@ -60,6 +60,20 @@ impl SmtpServer {
         SmtpServer::spawn(command, port, maildir)
     }
 
+    /// A server that answers one byte every half second and never completes a reply in
+    /// time (tests/fixtures/trickle_smtp.py).
+    pub fn trickling(dir: &std::path::Path) -> SmtpServer {
+        let port = super::free_port();
+        let mut command = Command::new(python());
+        command
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/trickle_smtp.py"
+            ))
+            .arg(port.to_string());
+        SmtpServer::spawn(command, port, dir.join("maildir"))
+    }
+
     fn spawn(mut command: Command, port: u16, maildir: PathBuf) -> SmtpServer {
         let check = Command::new(python())
             .args(["-c", "import aiosmtpd"])

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::response::Response;
 use lettre::{Message, SendmailTransport, SmtpTransport, Transport as _};
 
 use crate::broker::Outcome;
@@ -16,8 +17,8 @@ use crate::state::StateDir;
 pub enum MailTransport {
     /// Writes `<dir>/<delivery id>.eml`.
     File(PathBuf),
-    /// Sends to an SMTP server.
-    Smtp(Box<SmtpTransport>),
+    /// Sends to an SMTP server, giving up after the timeout.
+    Smtp(Box<SmtpTransport>, Duration),
     /// Pipes to a sendmail command.
     Sendmail(SendmailTransport),
 }
@@ -29,7 +30,7 @@ impl MailTransport {
             Transport::File => {
                 MailTransport::File(site.dir.clone().unwrap_or_else(|| state.outbox()))
             }
-            Transport::Smtp => MailTransport::Smtp(Box::new(smtp(site, timeout)?)),
+            Transport::Smtp => MailTransport::Smtp(Box::new(smtp(site, timeout)?), timeout),
             Transport::Sendmail => {
                 MailTransport::Sendmail(SendmailTransport::new_with_command(site.sendmail.clone()))
             }
@@ -43,26 +44,12 @@ impl MailTransport {
                 Ok(path) => Outcome::delivered(format!("written to {}", path.display())),
                 Err(error) => Outcome::retry(format!("{error:#}")),
             },
-            MailTransport::Smtp(smtp) => match smtp.send(message) {
-                Ok(response) => {
-                    let code = response.code().to_string();
-                    let outcome = Outcome::delivered(format!(
-                        "SMTP {code} {}",
-                        response.first_line().unwrap_or("").trim()
-                    ));
-                    with_code(outcome, &code)
-                }
-                Err(error) => {
-                    let outcome = if error.is_permanent() {
-                        Outcome::failed(format!("SMTP: {error}"))
-                    } else {
-                        Outcome::retry(format!("SMTP: {error}"))
-                    };
-                    match error.status() {
-                        Some(code) => with_code(outcome, &code.to_string()),
-                        None => outcome,
-                    }
-                }
+            MailTransport::Smtp(smtp, timeout) => match send_within(smtp, message, *timeout) {
+                None => Outcome::retry(format!(
+                    "SMTP: no complete answer within {} s",
+                    timeout.as_secs_f32()
+                )),
+                Some(result) => smtp_outcome(result),
             },
             MailTransport::Sendmail(sendmail) => match sendmail.send(message) {
                 Ok(()) => Outcome::delivered("handed to sendmail"),
@@ -106,6 +93,47 @@ fn smtp(site: &EmailSite, timeout: Duration) -> Result<SmtpTransport> {
         });
     }
     Ok(builder.timeout(Some(timeout)).build())
+}
+
+/// lettre's timeout bounds each socket read, not the exchange: a server that answers a
+/// byte at a time could hold an attempt for ever. The send runs on a thread of its own;
+/// `None` when it has not finished within `timeout` (the thread is left to the process's
+/// end).
+fn send_within(
+    smtp: &SmtpTransport,
+    message: &Message,
+    timeout: Duration,
+) -> Option<Result<Response, lettre::transport::smtp::Error>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let (smtp, message) = (smtp.clone(), message.clone());
+    std::thread::spawn(move || {
+        let _ = sender.send(smtp.send(&message));
+    });
+    receiver.recv_timeout(timeout).ok()
+}
+
+fn smtp_outcome(result: Result<Response, lettre::transport::smtp::Error>) -> Outcome {
+    match result {
+        Ok(response) => {
+            let code = response.code().to_string();
+            let outcome = Outcome::delivered(format!(
+                "SMTP {code} {}",
+                response.first_line().unwrap_or("").trim()
+            ));
+            with_code(outcome, &code)
+        }
+        Err(error) => {
+            let outcome = if error.is_permanent() {
+                Outcome::failed(format!("SMTP: {error}"))
+            } else {
+                Outcome::retry(format!("SMTP: {error}"))
+            };
+            match error.status() {
+                Some(code) => with_code(outcome, &code.to_string()),
+                None => outcome,
+            }
+        }
+    }
 }
 
 fn with_code(outcome: Outcome, code: &str) -> Outcome {
