@@ -49,6 +49,22 @@ pub struct Repository {
     pub slug: String,
     /// The repository's web page.
     pub website: String,
+    /// The branch `HEAD` names (Git), `default` (Mercurial): GitHub's and GitLab's
+    /// `default_branch`. Not part of the Bitbucket payload; the spool keeps it beside it.
+    #[serde(skip)]
+    pub default_branch: String,
+}
+
+impl Repository {
+    /// The default branch; for an event spooled before it was recorded, the usual
+    /// default of its version control system.
+    pub fn default_branch(&self) -> &str {
+        match (self.default_branch.as_str(), self.scm) {
+            ("", Scm::Git) => "main",
+            ("", Scm::Hg) => "default",
+            (name, _) => name,
+        }
+    }
 }
 
 /// The version control system of a repository.

@@ -64,6 +64,7 @@ pub fn repository(
         scm: context.scm(),
         slug,
         website,
+        default_branch: context.default_branch(),
     }
 }
 

@@ -112,6 +112,20 @@ impl RepoContext {
         }
     }
 
+    /// The default branch: the branch `HEAD` names in Git (`main` when it names none),
+    /// `default` in Mercurial.
+    pub fn default_branch(&self) -> String {
+        match &self.vcs {
+            Vcs::Git(git) => git
+                .find_reference("HEAD")
+                .ok()
+                .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string))
+                .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_string))
+                .unwrap_or_else(|| "main".to_string()),
+            Vcs::Hg => "default".to_string(),
+        }
+    }
+
     /// The repository config file, `$GIT_DIR/pushbroker.toml` or `.hg/pushbroker.toml`.
     pub fn config_path(&self) -> PathBuf {
         self.meta_dir.join("pushbroker.toml")

@@ -184,6 +184,10 @@ fn push(scm: Scm, commits: Vec<Commit>, refs: Vec<RefChange>) -> Push {
             scm,
             slug: "widgets".into(),
             website: "https://code.example.com/acme/widgets".into(),
+            default_branch: match scm {
+                Scm::Git => "main".into(),
+                Scm::Hg => "default".into(),
+            },
         },
         total_commits: commits.len(),
         commits,

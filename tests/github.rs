@@ -61,6 +61,9 @@ fn one_push_event_per_ref_that_octokit_verifies_and_the_schema_accepts() {
             receiver.url("/github")
         ),
     );
+    // The server's default branch is what its HEAD names.
+    env.git(&server, &["symbolic-ref", "HEAD", "refs/heads/trunk"])
+        .ok();
     let work = env.work("widgets");
     let base = env.commit(
         &work,
@@ -118,6 +121,7 @@ fn one_push_event_per_ref_that_octokit_verifies_and_the_schema_accepts() {
         .find(|event| event["ref"] == "refs/heads/main")
         .expect("main");
     assert_eq!(main["before"], base.as_str());
+    assert_eq!(main["repository"]["default_branch"], "trunk");
     assert_eq!(main["after"], on_main.as_str());
     assert_eq!(
         (
@@ -246,6 +250,7 @@ fn gitlab_push_hooks_for_one_and_fifty_changesets() {
     assert_eq!(hook["user_username"], "alice");
     assert_eq!(hook["total_commits_count"], 1);
     assert_eq!(hook["project"]["path_with_namespace"], "acme/widgets");
+    assert_eq!(hook["project"]["default_branch"], "main");
     assert_eq!(
         hook["project"]["web_url"],
         "https://code.example.com/acme/widgets"
@@ -334,4 +339,35 @@ fn a_branch_filter_applies_to_each_refs_own_delivery() {
         ]
     );
     assert_eq!(receiver.only().json()["ref"], "refs/heads/main");
+}
+
+#[test]
+fn a_redelivered_github_event_keeps_the_default_branch_it_was_spooled_with() {
+    let env = TestEnv::new();
+    let port = crate::util::free_port();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"http://127.0.0.1:{port}/\"\nformat = \"github\"\n"
+        ),
+    );
+    env.git(&server, &["symbolic-ref", "HEAD", "refs/heads/develop"])
+        .ok();
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert!(
+        push.remote_lines()[0].contains("spooled"),
+        "{:?}",
+        push.remote_lines()
+    );
+    // The default branch changes after the push; the event keeps the one it had.
+    env.git(&server, &["symbolic-ref", "HEAD", "refs/heads/main"])
+        .ok();
+    let receiver = Receiver::on_port(port);
+    env.pushbroker(&server, &["redeliver"]).success();
+    let event = receiver.only().json();
+    assert_eq!(event["ref"], "refs/heads/main");
+    assert_eq!(event["repository"]["default_branch"], "develop");
 }

@@ -93,6 +93,7 @@ fn redeliver_one(
         mut push,
         hidden,
         ref_index,
+        default_branch,
         ..
     } = entry.item.clone()
     else {
@@ -112,7 +113,7 @@ fn redeliver_one(
         );
         return Ok(false);
     };
-    spool::restore_hidden(&mut push, &hidden);
+    spool::restore_hidden(&mut push, &hidden, &default_branch);
     let push = Arc::new(*push);
     let job = Job {
         service: Arc::clone(found),

@@ -56,6 +56,9 @@ pub enum Item {
         /// fields), by full id.
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         hidden: BTreeMap<String, Hidden>,
+        /// The repository's default branch when it was spooled.
+        #[serde(default)]
+        default_branch: String,
     },
     /// A push whose event could not be built (the config was invalid).
     Raw {
@@ -89,6 +92,7 @@ impl Entry {
                 ref_index: report.ref_index,
                 attempts: report.attempts,
                 last_error: report.outcome.detail.clone(),
+                default_branch: push.repository.default_branch.clone(),
                 push: Box::new(push),
                 hidden,
             },
@@ -126,11 +130,13 @@ impl Entry {
     }
 }
 
-/// Puts the spooled hidden data back into the event.
-pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>) {
+/// Puts what the spool kept beside the payload back into the event: the changesets'
+/// hidden data and the default branch.
+pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>, default_branch: &str) {
     for commit in &mut push.commits {
         commit.hidden = hidden.get(&commit.raw_node).cloned().unwrap_or_default();
     }
+    push.repository.default_branch = default_branch.to_string();
 }
 
 /// A repository's spool directory.

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::broker::Delivery;
-use crate::event::{Commit, FileChangeKind, Push, RefChange, RefKind, Repository, Scm};
+use crate::event::{Commit, FileChangeKind, Push, RefChange, RefKind, Repository};
 
 /// Most commits in one event, as GitHub.
 pub const MAX_COMMITS: usize = 2048;
@@ -202,7 +202,7 @@ fn repository(push: &Push, repo: &Repository) -> Value {
         "forks": 0,
         "open_issues": 0,
         "watchers": 0,
-        "default_branch": if repo.scm == Scm::Hg { "default" } else { "main" },
+        "default_branch": repo.default_branch(),
         "is_template": false,
         "web_commit_signoff_required": false,
         "topics": [],

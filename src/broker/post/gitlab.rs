@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::github::{belongs, number};
 use crate::broker::Delivery;
-use crate::event::{Commit, FileChangeKind, RefKind, Scm};
+use crate::event::{Commit, FileChangeKind, RefKind};
 
 /// Most commits GitLab lists in one push hook; `total_commits_count` has the rest.
 pub const MAX_COMMITS: usize = 20;
@@ -73,7 +73,7 @@ pub fn push_hook(delivery: &Delivery<'_>) -> Option<(Value, &'static str)> {
             "namespace": repo.owner,
             "visibility_level": visibility,
             "path_with_namespace": path,
-            "default_branch": if repo.scm == Scm::Hg { "default" } else { "main" },
+            "default_branch": repo.default_branch(),
             "homepage": repo.website,
             "url": ssh,
             "ssh_url": ssh,
