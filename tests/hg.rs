@@ -506,3 +506,69 @@ fn a_push_over_http_names_its_authenticated_user() {
         vec!["carol@example.com", "None", "None"]
     );
 }
+
+#[test]
+fn bookmark_moves_pushed_while_the_config_is_broken_are_spooled_and_redelivered() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.hg_server("acme", "gadgets", &post_json("ci", &receiver.url("/"), ""));
+    let work = env.hg_work("gadgets");
+    let base = env.hg_commit(&work, &[("a", Some("1"))], "base", 0);
+    let tip = env.hg_commit(&work, &[("a", Some("2"))], "more", 1);
+    env.hg(&work, &["bookmark", "-r", "1", "release"]).ok();
+    push(
+        &env,
+        &work,
+        server.to_str().expect("path"),
+        &["-B", "release"],
+    );
+    let before = receiver.requests().len();
+
+    std::fs::write(
+        server.join(".hg/pushbroker.toml"),
+        "[[service]]\nbroker = \"post\"\n",
+    )
+    .expect("break the config");
+    env.hg(&work, &["bookmark", "--force", "-r", "0", "release"])
+        .ok();
+    let run = push(
+        &env,
+        &work,
+        server.to_str().expect("path"),
+        &["-B", "release"],
+    );
+    let lines = remote_lines(&run);
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(
+            "no service ran; the push is spooled: fix the config (`pushbroker check`), then run `pushbroker redeliver`"
+        ),
+        "{lines:?}"
+    );
+    assert_eq!(receiver.requests().len(), before);
+
+    std::fs::write(
+        server.join(".hg/pushbroker.toml"),
+        post_json("ci", &receiver.url("/"), ""),
+    )
+    .expect("fix the config");
+    let redelivered = env.pushbroker(&server, &["redeliver"]).success();
+    assert!(
+        redelivered
+            .stdout
+            .contains("ci (post): delivered (HTTP 200)"),
+        "{}",
+        redelivered.stdout
+    );
+    let payload = receiver.last_json();
+    assert_eq!(payload["commits"], json!([]));
+    assert_eq!(
+        payload["refs"],
+        json!([{"ref": "release", "name": "release", "kind": "bookmark", "old": tip, "new": base, "created": false, "deleted": false, "forced": false}])
+    );
+    let spooled: Vec<_> = crate::util::files_under(&server.join(".hg/pushbroker/spool"))
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    assert!(spooled.is_empty(), "{spooled:?}");
+}

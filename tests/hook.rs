@@ -30,7 +30,9 @@ fn malformed_input_gets_one_clear_line_and_no_panic() {
         ),
         (
             &format!("{ZERO} {} refs/heads/main\n", "ab".repeat(20)),
-            "pushbroker: error: reading abababababababababababababababababababab of refs/heads/main: unknown revision abababababababababababababababababababab: not in this repository\n",
+            // Well-formed but unreadable: said, and kept for `redeliver` (nothing lost).
+            "pushbroker: error: reading abababababababababababababababababababab of refs/heads/main: unknown revision abababababababababababababababababababab: not in this repository\n\
+             pushbroker: no service ran; the push is spooled: run `pushbroker redeliver` once the repository reads again\n",
         ),
     ] {
         let run = env.pushbroker_with_input(&server, &["hook"], input, &[("GIT_DIR", ".")]);
@@ -39,6 +41,14 @@ fn malformed_input_gets_one_clear_line_and_no_panic() {
         assert!(!run.stderr.contains("panicked"));
     }
     assert!(receiver.requests().is_empty());
+    let spooled = crate::util::files_under(&server.join("pushbroker/spool"));
+    assert_eq!(spooled.len(), 1, "only the readable-looking push is kept");
+    let entry: Value =
+        serde_json::from_str(&std::fs::read_to_string(&spooled[0]).expect("read")).expect("json");
+    assert_eq!(
+        entry["lines"],
+        serde_json::json!([format!("{ZERO} {} refs/heads/main", "ab".repeat(20))])
+    );
 }
 
 #[test]

@@ -49,7 +49,14 @@ pub fn run(
             }
             // Nothing is lost: keep the raw push until the config is fixed.
             let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            return Ok(spool_raw(&spool, lines, &user, &errors.to_string(), err));
+            return Ok(spool_raw(
+                &spool,
+                lines,
+                &user,
+                &errors.to_string(),
+                FIX_CONFIG,
+                err,
+            ));
         }
     };
     if loaded.services.is_empty() && loaded.broken.is_empty() {
@@ -60,7 +67,18 @@ pub fn run(
         return Ok(ExitCode::SUCCESS);
     }
     let limits = crate::service::limits(&loaded.services);
-    let event = build_event(&context, &loaded, &updates, limits, user)?;
+    let event = match build_event(&context, &loaded, &updates, limits, user.clone()) {
+        Ok(event) => event,
+        Err(error) if dry_run => return Err(error),
+        Err(error) => {
+            // Nothing is lost: keep the raw push; `redeliver` reads it again.
+            report::line(err, &format!("error: {error:#}"));
+            let lines = updates.iter().map(git::RefUpdate::to_line).collect();
+            let why = format!("{error:#}");
+            spool_raw(&spool, lines, &user, &why, REDELIVER, err);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     if dry_run {
         preview(&loaded, &event, out)?;
         return Ok(ExitCode::SUCCESS);
@@ -89,24 +107,27 @@ pub fn run_hg(
     let loaded = match super::load(&context) {
         Ok(loaded) => loaded,
         Err(errors) => {
-            skip(out)?;
             for error in &errors.0 {
                 report::line(err, &error.to_string());
             }
-            let Some((first, last)) = range else {
-                report::line(
-                    err,
-                    "no service ran for these bookmark moves: fix the config (`pushbroker check`)",
-                );
-                return Ok(ExitCode::FAILURE);
+            // Nothing is lost: keep the raw push until the config is fixed.
+            let line = match range {
+                Some((first, last)) => {
+                    skip(out)?;
+                    format!("hg {first} {last}")
+                }
+                // Bookmark moves leave no trace in the repository to rebuild them from:
+                // keep the moves themselves.
+                None => match ask(out, None).and_then(|()| read_gathered()) {
+                    Ok(gathered) => format!("hg-refs {}", serde_json::to_string(&gathered.refs)?),
+                    Err(error) => {
+                        report::line(err, &format!("error: {error:#}"));
+                        return Ok(ExitCode::FAILURE);
+                    }
+                },
             };
-            return Ok(spool_raw(
-                &spool,
-                vec![format!("hg {first} {last}")],
-                &user,
-                &errors.to_string(),
-                err,
-            ));
+            let why = errors.to_string();
+            return Ok(spool_raw(&spool, vec![line], &user, &why, FIX_CONFIG, err));
         }
     };
     if loaded.services.is_empty() && loaded.broken.is_empty() {
@@ -117,22 +138,47 @@ pub fn run_hg(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let limits = crate::service::limits(&loaded.services);
-    let request =
-        serde_json::json!({"max_commits": limits.max_commits, "diff_lines": limits.diff_lines});
-    writeln!(out, "{request}")?;
-    out.flush()?;
-    let mut input = String::new();
-    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
-        .context("reading the changesets from the hg shim")?;
-    let gathered =
-        serde_json::from_str(&input).context("reading the changesets from the hg shim")?;
+    ask(out, Some(crate::service::limits(&loaded.services)))?;
+    let gathered = match read_gathered() {
+        Ok(gathered) => gathered,
+        Err(error) => {
+            report::line(err, &format!("error: {error:#}"));
+            if let Some((first, last)) = range {
+                let (line, why) = (format!("hg {first} {last}"), format!("{error:#}"));
+                spool_raw(&spool, vec![line], &user, &why, REDELIVER, err);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let event = super::assemble(&context, &loaded, hg::to_changes(gathered), user);
     if dry_run {
         preview(&loaded, &event, err)?;
         return Ok(ExitCode::SUCCESS);
     }
     deliver_event(&loaded, event, &state, &spool, started, err)
+}
+
+/// Asks the hg shim for the push: the changesets `limits` wants detailed, or none (the
+/// refs only).
+fn ask(out: &mut dyn Write, limits: Option<crate::scm::Limits>) -> Result<()> {
+    let request = match limits {
+        Some(limits) => serde_json::json!({
+            "max_commits": limits.max_commits,
+            "diff_lines": limits.diff_lines,
+        }),
+        // gather() keeps the newest max_commits; a push of bookmarks alone has none.
+        None => serde_json::json!({"max_commits": 1, "diff_lines": null}),
+    };
+    writeln!(out, "{request}")?;
+    Ok(out.flush()?)
+}
+
+/// The push the hg shim gathered, as it wrote it to stdin.
+fn read_gathered() -> Result<hg::Gathered> {
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)
+        .context("reading the changesets from the hg shim")?;
+    serde_json::from_str(&input).context("reading the changesets from the hg shim")
 }
 
 /// Delivers a built event to every service, spools what failed, prints one line each.
@@ -157,21 +203,25 @@ fn deliver_event(
     Ok(exit(settle(&reports, &event, spool, err)))
 }
 
-/// Keeps a push whose event could not be built, for `redeliver`.
+/// What to do about a push spooled because the config is broken.
+const FIX_CONFIG: &str = "fix the config (`pushbroker check`), then run `pushbroker redeliver`";
+/// What to do about a push spooled because it could not be read.
+const REDELIVER: &str = "run `pushbroker redeliver` once the repository reads again";
+
+/// Keeps a push whose event could not be built, for `redeliver`; `then` tells the
+/// pusher what to do next.
 fn spool_raw(
     spool: &Spool,
     lines: Vec<String>,
     user: &str,
     why: &str,
+    then: &str,
     err: &mut dyn Write,
 ) -> ExitCode {
     let entry = Entry::raw(lines, user, &crate::scm::dates::now_rfc3339(), why);
     match spool.write(&entry) {
         Ok(_) => {
-            report::line(
-                err,
-                "no service ran; the push is spooled: fix the config (`pushbroker check`), then run `pushbroker redeliver`",
-            );
+            report::line(err, &format!("no service ran; the push is spooled: {then}"));
             ExitCode::SUCCESS
         }
         Err(error) => {

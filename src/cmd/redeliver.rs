@@ -168,17 +168,30 @@ fn deliver_raw(
         unreachable!("called for raw pushes only");
     };
     let limits = crate::service::limits(&loaded.services);
-    let hg_range = lines.first().and_then(|line| line.strip_prefix("hg "));
-    let built = match hg_range {
+    let first_line = lines.first().map(String::as_str).unwrap_or_default();
+    let hg_range = first_line.strip_prefix("hg ");
+    let hg_refs = first_line.strip_prefix("hg-refs ");
+    let built = match (hg_range, hg_refs) {
+        // A Mercurial push of bookmark moves alone: "hg-refs <the moves as JSON>".
+        (_, Some(refs)) => serde_json::from_str(refs)
+            .context("reading the spooled bookmark moves")
+            .map(|refs| hg::Gathered {
+                total: 0,
+                changesets: Vec::new(),
+                refs,
+            })
+            .map(|gathered| {
+                super::assemble(context, loaded, hg::to_changes(gathered), user.clone())
+            }),
         // A Mercurial push: "hg <first node> <last node>".
-        Some(range) => hg::gather_cli(
+        (Some(range), None) => hg::gather_cli(
             &context.top,
             &context.state(),
             &range.replace(' ', ":"),
             limits,
         )
         .map(|gathered| super::assemble(context, loaded, hg::to_changes(gathered), user.clone())),
-        None => git::input::parse(&lines.join("\n"))
+        (None, None) => git::input::parse(&lines.join("\n"))
             .and_then(|updates| build_event(context, loaded, &updates, limits, user.clone())),
     };
     let mut event = match built {

@@ -60,9 +60,12 @@ pub enum Item {
         #[serde(default)]
         default_branch: String,
     },
-    /// A push whose event could not be built (the config was invalid).
+    /// A push whose event could not be built (the config was invalid, or the push could
+    /// not be read).
     Raw {
-        /// The hook's input lines (`<old> <new> <ref>`).
+        /// What rebuilds it: Git's hook input lines (`<old> <new> <ref>`), or one line
+        /// for Mercurial, `hg <first node> <last node>` or, for bookmark moves alone,
+        /// `hg-refs <the moves as JSON>`.
         lines: Vec<String>,
         /// The pusher.
         user: String,

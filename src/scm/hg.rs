@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::dates::{iso8601, payload_dates};
 use super::{Changes, Limits, short_id};
@@ -51,7 +51,7 @@ pub struct Changeset {
 }
 
 /// A branch or bookmark as the shim reads it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct GatheredRef {
     #[serde(rename = "ref")]
     refname: String,
