@@ -16,12 +16,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 /// The `push` event of the delivery's ref.
 pub fn push_event(delivery: &Delivery<'_>) -> Option<Value> {
     let push = delivery.push;
-    let change = push.refs.get(delivery.ref_index?)?;
-    let on_ref: Vec<&Commit> = push
-        .capped_commits(delivery.max_commits)
-        .iter()
-        .filter(|commit| belongs(commit, change))
-        .collect();
+    let (change, on_ref) = ref_and_commits(delivery)?;
     let commits = &on_ref[on_ref.len().saturating_sub(MAX_COMMITS)..];
     let before = change.old.as_deref().unwrap_or(ZERO);
     let after = change.new.as_deref().unwrap_or(ZERO);
@@ -49,7 +44,21 @@ pub fn push_event(delivery: &Delivery<'_>) -> Option<Value> {
 
 /// Whether a commit of the push is reported in this ref's event: a branch's own
 /// commits, or for a tag the commits no branch brought.
-pub(super) fn belongs(commit: &Commit, change: &RefChange) -> bool {
+/// The ref a per-ref delivery is about, and the delivered commits that belong to it.
+pub(super) fn ref_and_commits<'p>(
+    delivery: &Delivery<'p>,
+) -> Option<(&'p RefChange, Vec<&'p Commit>)> {
+    let push = delivery.push;
+    let change = push.refs.get(delivery.ref_index?)?;
+    let on_ref = push
+        .capped_commits(delivery.max_commits)
+        .iter()
+        .filter(|commit| belongs(commit, change))
+        .collect();
+    Some((change, on_ref))
+}
+
+fn belongs(commit: &Commit, change: &RefChange) -> bool {
     match change.kind {
         RefKind::Branch => commit.branch.as_deref() == Some(change.name.as_str()),
         RefKind::Tag | RefKind::Other => commit.branch.is_none(),

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::github::{belongs, number};
+use super::github::{number, ref_and_commits};
 use crate::broker::Delivery;
 use crate::event::{Commit, FileChangeKind, RefKind};
 
@@ -16,12 +16,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 /// The event of the delivery's ref, and the value of `X-Gitlab-Event`.
 pub fn push_hook(delivery: &Delivery<'_>) -> Option<(Value, &'static str)> {
     let push = delivery.push;
-    let change = push.refs.get(delivery.ref_index?)?;
-    let on_ref: Vec<&Commit> = push
-        .capped_commits(delivery.max_commits)
-        .iter()
-        .filter(|commit| belongs(commit, change))
-        .collect();
+    let (change, on_ref) = ref_and_commits(delivery)?;
     let total = if change.kind == RefKind::Branch && on_ref.len() == push.commits.len() {
         push.total_commits
     } else {
