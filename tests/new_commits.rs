@@ -601,3 +601,60 @@ fn a_long_tangled_push_lists_each_commits_files_as_git_does() {
         assert!(seen.insert(id.to_string()), "{id} listed twice");
     }
 }
+
+#[test]
+fn a_shallow_servers_cut_commit_reads_as_a_root_as_git_shows_it() {
+    // A server cloned with --depth 1 holds its tip without the tip's parent.
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let origin = env.work("origin");
+    env.commit(&origin, &[("a", Some("1")), ("b", Some("1"))], "old", 0);
+    let tip = env.commit(
+        &origin,
+        &[("a", Some("2")), ("c", Some("3"))],
+        "cut here",
+        1,
+    );
+    let server = env.path("srv/acme/widgets.git");
+    let url = format!("file://{}", origin.display());
+    std::fs::create_dir_all(env.path("srv/acme")).expect("srv dir");
+    env.git(
+        &env.path("srv/acme"),
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            "--depth",
+            "1",
+            &url,
+            "widgets.git",
+        ],
+    )
+    .ok();
+    env.pushbroker(&server, &["install", "."]).ok();
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        post_json("ci", &receiver.url("/push"), ""),
+    )
+    .expect("config");
+
+    // `test` sends the tip of the default branch: the cut commit, read as git shows it.
+    env.pushbroker(&server, &["test"]).success();
+    let payload = receiver.last_json();
+    let commit = &payload["commits"][0];
+    assert_eq!(commit["raw_node"], tip.as_str());
+    assert_eq!(commit["parents"], json!([]));
+    assert_eq!(
+        commit["files"],
+        json!([
+            {"file": "a", "type": "added"},
+            {"file": "b", "type": "added"},
+            {"file": "c", "type": "added"}
+        ])
+    );
+    let shown = env.git_out(
+        &server,
+        &["log", "-1", "--format=%P", "--name-status", "--root"],
+    );
+    assert_eq!(shown.trim(), "A\ta\nA\tb\nA\tc", "git's view agrees");
+}

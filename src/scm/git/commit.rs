@@ -10,6 +10,7 @@ use gix::ObjectId;
 use gix::actor::SignatureRef;
 use gix::objs::FindExt;
 
+use super::read::Objects;
 use crate::event::{Commit, Hidden};
 use crate::scm::dates::{iso8601, payload_dates};
 use crate::scm::short_id;
@@ -18,16 +19,16 @@ use crate::text::decode;
 /// Reads commits one after another, remembering the last one's tree: in a run of
 /// commits, oldest first, each one's parent is usually the one just read.
 pub struct CommitReader {
-    odb: gix::odb::Handle,
+    objects: Objects,
     data: Vec<u8>,
     last: Option<(ObjectId, ObjectId)>,
 }
 
 impl CommitReader {
-    /// A reader over `odb` (a handle of its own: its delta cache is not shared).
-    pub fn new(odb: gix::odb::Handle) -> CommitReader {
+    /// A reader over `objects` (a handle of its own: its delta cache is not shared).
+    pub fn new(objects: Objects) -> CommitReader {
         CommitReader {
-            odb,
+            objects,
             data: Vec::new(),
             last: None,
         }
@@ -37,6 +38,7 @@ impl CommitReader {
     /// patch by [`super::patch`] when a service wants one.
     pub fn read(&mut self, id: ObjectId, branch: Option<String>) -> Result<Commit> {
         let commit = self
+            .objects
             .odb
             .find_commit(&id, &mut self.data)
             .with_context(|| format!("reading commit {id}"))?;
@@ -48,7 +50,10 @@ impl CommitReader {
         let committer = signature(commit.committer().ok(), encoding);
         let message = decode(commit.message, encoding);
         let tree = commit.tree();
-        let parents: Vec<ObjectId> = commit.parents().collect();
+        let parents: Vec<ObjectId> = match self.objects.shallow.contains(&id) {
+            true => Vec::new(),
+            false => commit.parents().collect(),
+        };
         drop(commit); // its buffer is reused for the parent
 
         let parent_tree = match parents.first() {
@@ -56,6 +61,7 @@ impl CommitReader {
             Some(parent) => Some(match self.last {
                 Some((last, tree)) if last == *parent => tree,
                 _ => self
+                    .objects
                     .odb
                     .find_commit(parent, &mut self.data)
                     .with_context(|| format!("reading commit {parent}, parent of {id}"))?
@@ -63,7 +69,7 @@ impl CommitReader {
             }),
         };
         self.last = Some((id, tree));
-        let files = super::tree_diff::changed_files(&self.odb, parent_tree, tree)
+        let files = super::tree_diff::changed_files(&self.objects.odb, parent_tree, tree)
             .with_context(|| format!("listing the files of commit {id}"))?;
 
         let raw_node = id.to_string();

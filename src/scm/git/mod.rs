@@ -209,8 +209,8 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
         .strip_prefix("refs/heads/")
         .unwrap_or(&refname)
         .to_string();
-    let odb = read::open_objects(repo.path())?;
-    let commit = commit::CommitReader::new(odb).read(to_gix(tip.id()), Some(name.clone()))?;
+    let objects = read::open_objects(repo.path())?;
+    let commit = commit::CommitReader::new(objects).read(to_gix(tip.id()), Some(name.clone()))?;
     Ok(Changes {
         commits: vec![commit],
         total_commits: 1,

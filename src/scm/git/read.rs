@@ -4,7 +4,9 @@
 //! object handle: neighbouring commits share delta bases and trees, so a run keeps its
 //! cache warm. The result is in the order given, whatever the number of threads.
 
+use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use gix::ObjectId;
@@ -24,36 +26,51 @@ const MIN_COMMITS_PER_THREAD: usize = 256;
 /// At most this many threads: a hook shares the server with the push it serves.
 const MAX_THREADS: usize = 4;
 
-/// The object database of the repository whose `$GIT_DIR` is `git_dir` (alternates
-/// included), for [`read_commits`].
-pub fn open_objects(git_dir: &Path) -> Result<gix::odb::Handle> {
+/// A repository's objects, as the commit readers see them. Cloned, it is a handle of
+/// its own (its delta cache is not shared) on the same store.
+#[derive(Clone)]
+pub struct Objects {
+    /// The object database, alternates included.
+    pub odb: gix::odb::Handle,
+    /// The commits a shallow repository's history stops at (`$GIT_DIR/shallow`): their
+    /// parents are not here, and git shows them as roots.
+    pub shallow: Arc<HashSet<ObjectId>>,
+}
+
+/// The objects of the repository whose `$GIT_DIR` is `git_dir`, for [`read_commits`].
+pub fn open_objects(git_dir: &Path) -> Result<Objects> {
     let objects = git_dir.join("objects");
     let mut odb = gix::odb::at(&objects, gix::hash::Kind::Sha1)
         .with_context(|| format!("opening the object database {}", objects.display()))?;
     odb.set_pack_cache(|| Box::new(MemoryCappedHashmap::new(DELTA_CACHE_BYTES)));
-    Ok(odb)
+    let shallow = std::fs::read_to_string(git_dir.join("shallow"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| ObjectId::from_hex(line.trim().as_bytes()).ok())
+        .collect();
+    Ok(Objects {
+        odb,
+        shallow: Arc::new(shallow),
+    })
 }
 
 /// Reads each `(commit, branch)` into a changeset, in the order given.
-pub fn read_commits(
-    odb: &gix::odb::Handle,
-    wanted: &[(ObjectId, Option<&str>)],
-) -> Result<Vec<Commit>> {
+pub fn read_commits(objects: &Objects, wanted: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores
         .min(MAX_THREADS)
         .min(wanted.len() / MIN_COMMITS_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return read_run(odb.clone(), wanted);
+        return read_run(objects.clone(), wanted);
     }
     let run_length = wanted.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let runs: Vec<_> = wanted
             .chunks(run_length)
             .map(|run| {
-                let odb = odb.clone();
-                scope.spawn(move || read_run(odb, run))
+                let objects = objects.clone();
+                scope.spawn(move || read_run(objects, run))
             })
             .collect();
         let mut commits = Vec::with_capacity(wanted.len());
@@ -67,8 +84,8 @@ pub fn read_commits(
     })
 }
 
-fn read_run(odb: gix::odb::Handle, run: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
-    let mut reader = CommitReader::new(odb);
+fn read_run(objects: Objects, run: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
+    let mut reader = CommitReader::new(objects);
     run.iter()
         .map(|(id, branch)| reader.read(*id, branch.map(str::to_string)))
         .collect()
