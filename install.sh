@@ -7,7 +7,7 @@
 #   ./install.sh --demo     install, then push two commits to a demo repository and show
 #                           the email written and the payload delivered
 #
-# Needs a Rust toolchain (rustup, Rust >= 1.88) and, for packages, root or sudo.
+# Needs a Rust toolchain (rustup, Rust >= 1.89) and, for packages, root or sudo.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -65,7 +65,7 @@ install_deps() {
     (cd tests/node && npm ci --silent --no-audit --no-fund)
   fi
   if ! command -v cargo >/dev/null; then
-    echo "install.sh: no Rust toolchain: install one with rustup (Rust >= 1.88), then run me again" >&2
+    echo "install.sh: no Rust toolchain: install one with rustup (Rust >= 1.89), then run me again" >&2
     exit 1
   fi
 }

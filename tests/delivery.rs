@@ -390,6 +390,48 @@ fn a_broken_config_spools_the_raw_push_and_redeliver_sends_it_after_the_fix() {
 }
 
 #[test]
+fn a_raw_spooled_push_keeps_its_new_commits_though_refs_move_before_redelivery() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let server = env.server("acme", "widgets", &post_json("ci", &receiver.url("/"), ""));
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.push(&work, &server, &["main"]);
+    let config = server.join("pushbroker.toml");
+    std::fs::write(&config, "[[service]]\nbroker = \"post\"\n").expect("break the config");
+
+    // While the config is broken: a feature branch, then main fast-forwarded onto it.
+    env.git(&work, &["checkout", "--quiet", "-b", "feature"])
+        .ok();
+    let feature = env.commit(&work, &[("f", Some("1"))], "Feature work", 1);
+    env.push(&work, &server, &["feature"]);
+    env.git(&work, &["checkout", "--quiet", "main"]).ok();
+    env.git(&work, &["merge", "--quiet", "--ff-only", "feature"])
+        .ok();
+    env.push(&work, &server, &["main"]);
+    assert_eq!(spool_files(&server).len(), 2);
+
+    // Now main reaches the feature commit too; the feature push still brought it.
+    std::fs::write(&config, post_json("ci", &receiver.url("/"), "")).expect("fix");
+    env.pushbroker(&server, &["redeliver"]).success();
+    let events: Vec<Value> = receiver.requests()[1..].iter().map(|r| r.json()).collect();
+    let of = |name: &str| {
+        events
+            .iter()
+            .find(|event| event["refs"][0]["name"] == name)
+            .unwrap_or_else(|| panic!("no event for {name}: {events:?}"))
+    };
+    assert_eq!(of("feature")["commits"][0]["raw_node"], feature.as_str());
+    assert_eq!(of("feature")["commits"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        of("main")["commits"],
+        serde_json::json!([]),
+        "not new to main's push"
+    );
+    assert!(spool_files(&server).is_empty());
+}
+
+#[test]
 fn concurrent_pushes_are_each_delivered_exactly_once() {
     let env = TestEnv::new();
     let receiver = Receiver::start();

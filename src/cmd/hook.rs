@@ -47,16 +47,14 @@ pub fn run(
             if dry_run {
                 return Ok(ExitCode::FAILURE);
             }
-            // Nothing is lost: keep the raw push until the config is fixed.
+            // Nothing is lost: keep the raw push, and which commits were new, until the
+            // config is fixed.
             let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            return Ok(spool_raw(
-                &spool,
-                lines,
-                &user,
-                &errors.to_string(),
-                FIX_CONFIG,
-                err,
-            ));
+            let commits = git::new_commit_ids(context.git()?, &updates)
+                .ok()
+                .map(|ids| ids.iter().map(ToString::to_string).collect());
+            let entry = raw_entry(lines, commits, &user, &errors.to_string());
+            return Ok(spool_raw(&spool, &entry, FIX_CONFIG, err));
         }
     };
     if loaded.services.is_empty() && loaded.broken.is_empty() {
@@ -74,8 +72,8 @@ pub fn run(
             // Nothing is lost: keep the raw push; `redeliver` reads it again.
             report::line(err, &format!("error: {error:#}"));
             let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            let why = format!("{error:#}");
-            spool_raw(&spool, lines, &user, &why, REDELIVER, err);
+            let entry = raw_entry(lines, None, &user, &format!("{error:#}"));
+            spool_raw(&spool, &entry, REDELIVER, err);
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -126,8 +124,8 @@ pub fn run_hg(
                     }
                 },
             };
-            let why = errors.to_string();
-            return Ok(spool_raw(&spool, vec![line], &user, &why, FIX_CONFIG, err));
+            let entry = raw_entry(vec![line], None, &user, &errors.to_string());
+            return Ok(spool_raw(&spool, &entry, FIX_CONFIG, err));
         }
     };
     if loaded.services.is_empty() && loaded.broken.is_empty() {
@@ -144,8 +142,9 @@ pub fn run_hg(
         Err(error) => {
             report::line(err, &format!("error: {error:#}"));
             if let Some((first, last)) = range {
-                let (line, why) = (format!("hg {first} {last}"), format!("{error:#}"));
-                spool_raw(&spool, vec![line], &user, &why, REDELIVER, err);
+                let line = format!("hg {first} {last}");
+                let entry = raw_entry(vec![line], None, &user, &format!("{error:#}"));
+                spool_raw(&spool, &entry, REDELIVER, err);
             }
             return Ok(ExitCode::FAILURE);
         }
@@ -208,18 +207,15 @@ const FIX_CONFIG: &str = "fix the config (`pushbroker check`), then run `pushbro
 /// What to do about a push spooled because it could not be read.
 const REDELIVER: &str = "run `pushbroker redeliver` once the repository reads again";
 
+/// A push whose event could not be built, as the spool keeps it.
+fn raw_entry(lines: Vec<String>, commits: Option<Vec<String>>, user: &str, why: &str) -> Entry {
+    Entry::raw(lines, commits, user, &crate::scm::dates::now_rfc3339(), why)
+}
+
 /// Keeps a push whose event could not be built, for `redeliver`; `then` tells the
 /// pusher what to do next.
-fn spool_raw(
-    spool: &Spool,
-    lines: Vec<String>,
-    user: &str,
-    why: &str,
-    then: &str,
-    err: &mut dyn Write,
-) -> ExitCode {
-    let entry = Entry::raw(lines, user, &crate::scm::dates::now_rfc3339(), why);
-    match spool.write(&entry) {
+fn spool_raw(spool: &Spool, entry: &Entry, then: &str, err: &mut dyn Write) -> ExitCode {
+    match spool.write(entry) {
         Ok(_) => {
             report::line(err, &format!("no service ran; the push is spooled: {then}"));
             ExitCode::SUCCESS

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::{Loaded, build_event, exit, settle};
+use super::{Loaded, exit, settle};
 use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{self, Entry, Item, Spool};
 use crate::deliver::{self, Job};
@@ -162,6 +162,7 @@ fn deliver_raw(
         lines,
         user,
         pushed_at,
+        commits,
         ..
     } = &entry.item
     else {
@@ -191,8 +192,19 @@ fn deliver_raw(
             limits,
         )
         .map(|gathered| super::assemble(context, loaded, hg::to_changes(gathered), user.clone())),
-        (None, None) => git::input::parse(&lines.join("\n"))
-            .and_then(|updates| build_event(context, loaded, &updates, limits, user.clone())),
+        (None, None) => git::input::parse(&lines.join("\n")).and_then(|updates| {
+            let known = match commits {
+                Some(ids) => Some(
+                    ids.iter()
+                        .map(|id| git2::Oid::from_str(id))
+                        .collect::<Result<Vec<_>, _>>()
+                        .context("reading the spooled commit ids")?,
+                ),
+                None => None,
+            };
+            let changes = git::collect_known(context.git()?, &updates, limits, known.as_deref())?;
+            Ok(super::assemble(context, loaded, changes, user.clone()))
+        }),
     };
     let mut event = match built {
         Ok(event) => event,

@@ -73,6 +73,10 @@ pub enum Item {
         pushed_at: String,
         /// Why it could not be delivered.
         last_error: String,
+        /// Git: the push's new commits when it happened, oldest first; `redeliver`
+        /// rebuilds from these, not from the refs as they are by then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commits: Option<Vec<String>>,
     },
 }
 
@@ -102,8 +106,14 @@ impl Entry {
         }
     }
 
-    /// A raw push.
-    pub fn raw(lines: Vec<String>, user: &str, pushed_at: &str, last_error: &str) -> Entry {
+    /// A raw push; `commits`, when known, its new commits (Git).
+    pub fn raw(
+        lines: Vec<String>,
+        commits: Option<Vec<String>>,
+        user: &str,
+        pushed_at: &str,
+        last_error: &str,
+    ) -> Entry {
         Entry {
             version: VERSION,
             id: uuid::Uuid::new_v4().to_string(),
@@ -113,6 +123,7 @@ impl Entry {
                 user: user.to_string(),
                 pushed_at: pushed_at.to_string(),
                 last_error: last_error.to_string(),
+                commits,
             },
         }
     }

@@ -24,6 +24,18 @@ use crate::event::{RefChange, RefKind};
 
 /// Reads the push described by `updates` out of `repo`.
 pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Result<Changes> {
+    collect_known(repo, updates, limits, None)
+}
+
+/// As [`collect`], with the push's new commits given (oldest first) instead of walked:
+/// a push spooled raw is rebuilt from the commits that were new when it happened,
+/// whatever refs moved since.
+pub fn collect_known(
+    repo: &Repository,
+    updates: &[RefUpdate],
+    limits: Limits,
+    known: Option<&[Oid]>,
+) -> Result<Changes> {
     let mut refs = Vec::with_capacity(updates.len());
     // Commit each pushed ref's new value peels to, when it names a commit at all.
     let mut tips: Vec<Option<Oid>> = Vec::with_capacity(updates.len());
@@ -38,7 +50,10 @@ pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Resu
         tips.push(new_commit);
     }
 
-    let new_commits = walk_new_commits(repo, updates, &tips)?;
+    let new_commits = match known {
+        Some(known) => known.to_vec(),
+        None => walk_new_commits(repo, updates, &tips)?,
+    };
     let total_commits = new_commits.len();
     let keep = match limits.max_commits {
         0 => total_commits,
@@ -66,6 +81,18 @@ pub fn collect(repo: &Repository, updates: &[RefUpdate], limits: Limits) -> Resu
 /// The same object id, as gitoxide spells it.
 fn to_gix(oid: Oid) -> gix::ObjectId {
     gix::ObjectId::try_from(oid.as_bytes()).expect("a SHA-1 from libgit2 is 20 bytes")
+}
+
+/// The push's new commits, oldest first: what a raw spool entry keeps of them.
+pub fn new_commit_ids(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>> {
+    let tips = updates
+        .iter()
+        .map(|update| match update.is_delete() {
+            true => Ok(None),
+            false => peel_to_commit(repo, update.new),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    walk_new_commits(repo, updates, &tips)
 }
 
 /// The commit an object id peels to; `None` for a tag on a tree or blob.
