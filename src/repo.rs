@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use git2::Repository;
 
 use crate::event::Scm;
-use crate::state::StateDir;
+use crate::state::{Sharing, StateDir};
 
 /// libgit2's object cache (its default is 256 MiB). libgit2 walks the push and writes
 /// patches; the commits and trees of the payload are read with gitoxide
@@ -65,6 +65,7 @@ impl RepoContext {
             None => Repository::open_from_env()
                 .context("not inside a Git repository (is GIT_DIR set?)")?,
         };
+        crate::state::set_sharing(git_sharing(&git));
         let meta_dir = absolute(git.path());
         let top = match git.workdir() {
             Some(workdir) => absolute(workdir),
@@ -86,6 +87,7 @@ impl RepoContext {
                 root.display()
             );
         }
+        crate::state::set_sharing(hg_sharing(&top.join(".hg/store")));
         Ok(RepoContext {
             vcs: Vcs::Hg,
             meta_dir: top.join(".hg"),
@@ -145,6 +147,41 @@ impl RepoContext {
     /// The default owner: the parent directory's name.
     pub fn default_owner(&self) -> String {
         self.top.parent().map(file_name).unwrap_or_default()
+    }
+}
+
+/// Git's `core.sharedRepository`: `group`/`true`, `all`/`world`/`everybody`, or a mode
+/// (`0660`: shared with the group; readable by others as well: all).
+fn git_sharing(git: &Repository) -> Sharing {
+    let value = git
+        .config()
+        .and_then(|config| config.get_string("core.sharedRepository"))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match value.as_str() {
+        "group" | "true" | "1" => Sharing::Group,
+        "all" | "world" | "everybody" | "2" => Sharing::All,
+        octal if octal.starts_with('0') && octal.len() > 1 => {
+            mode_sharing(u32::from_str_radix(octal, 8).unwrap_or(0))
+        }
+        _ => Sharing::Private,
+    }
+}
+
+/// Mercurial has no setting: a store its group may write is a shared repository, and hg
+/// itself gives new files the store's permissions.
+fn hg_sharing(store: &Path) -> Sharing {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(store).map_or(Sharing::Private, |meta| {
+        mode_sharing(meta.permissions().mode())
+    })
+}
+
+fn mode_sharing(mode: u32) -> Sharing {
+    match (mode & 0o020 != 0, mode & 0o004 != 0) {
+        (false, _) => Sharing::Private,
+        (true, false) => Sharing::Group,
+        (true, true) => Sharing::All,
     }
 }
 

@@ -2,22 +2,92 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 
-/// Creates `dir` (and its parents) readable by its owner only, if it does not exist.
+/// Who besides the owner may use the files pushbroker writes for a repository: what the
+/// repository itself allows (Git's `core.sharedRepository`; the mode of Mercurial's
+/// `.hg/store`). Several accounts pushing to one shared repository must all be able to
+/// append to its log and write its spool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// The owner only (0700 directories, 0600 files): the default.
+    Private,
+    /// The owner and the group (2770, 0660).
+    Group,
+    /// Everyone may read, the group may write (2775, 0664).
+    All,
+}
+
+impl Sharing {
+    fn dir_mode(self) -> u32 {
+        match self {
+            Sharing::Private => 0o700,
+            Sharing::Group => 0o2770,
+            Sharing::All => 0o2775,
+        }
+    }
+
+    /// The mode of files pushbroker creates.
+    pub fn file_mode(self) -> u32 {
+        match self {
+            Sharing::Private => 0o600,
+            Sharing::Group => 0o660,
+            Sharing::All => 0o664,
+        }
+    }
+}
+
+static SHARING: OnceLock<Sharing> = OnceLock::new();
+
+/// Sets the sharing of this process's repository, once, when it is opened.
+pub fn set_sharing(sharing: Sharing) {
+    let _ = SHARING.set(sharing);
+}
+
+/// The sharing of this process's repository (private until one is opened).
+pub fn sharing() -> Sharing {
+    SHARING.get().copied().unwrap_or(Sharing::Private)
+}
+
+/// Creates `dir` (and its missing parents) for the repository's [`sharing`]: readable by
+/// its owner only unless the repository is shared. The process umask does not narrow a
+/// shared mode, and directories of a shared repository keep their group (setgid).
 pub fn create_private_dir(dir: &Path) -> Result<()> {
+    let sharing = sharing();
+    let missing: Vec<&Path> = dir.ancestors().take_while(|path| !path.exists()).collect();
     fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(sharing.dir_mode())
         .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))
+        .with_context(|| format!("creating {}", dir.display()))?;
+    if sharing != Sharing::Private {
+        for created in missing {
+            fs::set_permissions(created, fs::Permissions::from_mode(sharing.dir_mode()))
+                .with_context(|| format!("sharing {}", created.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens `path` with `options` as a file of the repository's [`sharing`].
+pub fn open_file(options: &mut fs::OpenOptions, path: &Path) -> std::io::Result<fs::File> {
+    let sharing = sharing();
+    let file = options.mode(sharing.file_mode()).open(path)?;
+    if sharing != Sharing::Private {
+        // The umask may have narrowed the mode; a file another account created is theirs
+        // to keep as it is.
+        let _ = file.set_permissions(fs::Permissions::from_mode(sharing.file_mode()));
+    }
+    Ok(file)
 }
 
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, never
-/// a part: a temporary file beside it (mode 0600), synced, then renamed over it.
+/// a part: a temporary file beside it (mode 0600, or as the repository is shared),
+/// synced, then renamed over it.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("a file path has a parent")?;
     let name = path.file_name().context("a file path has a name")?;
@@ -27,11 +97,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         uuid::Uuid::new_v4().simple()
     ));
     let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)?;
+        let mut file = open_file(
+            fs::OpenOptions::new().write(true).create_new(true),
+            &temporary,
+        )?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temporary, path)

@@ -584,3 +584,44 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
     );
     assert_eq!(env.git_out(&server, &["rev-parse", "main"]), head);
 }
+
+#[test]
+fn a_shared_repository_gets_state_files_its_group_can_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let env = TestEnv::new();
+    let dead = format!("http://127.0.0.1:{}/", free_port());
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    // Several accounts push to a group-shared repository: each must be able to append to
+    // the log and write the spool, whatever its umask.
+    for (shared, dir_mode, file_mode) in [(None, 0o700, 0o600), (Some("group"), 0o2770, 0o660)] {
+        let server = env.server(
+            "acme",
+            &format!("w-{dir_mode:o}"),
+            &post_json("ci", &dead, ""),
+        );
+        if let Some(value) = shared {
+            env.git(&server, &["config", "core.sharedRepository", value])
+                .ok();
+        }
+        env.push(&work, &server, &["main"]);
+        let state = server.join("pushbroker");
+        assert_eq!(mode(&state), dir_mode, "{shared:?}");
+        assert_eq!(mode(&state.join("spool")), dir_mode, "{shared:?}");
+        assert_eq!(
+            mode(&state.join("deliveries.jsonl")),
+            file_mode,
+            "{shared:?}"
+        );
+        let spooled = spool_files(&server);
+        assert_eq!(spooled.len(), 1);
+        assert_eq!(mode(&spooled[0]), file_mode, "{shared:?}");
+    }
+}

@@ -572,3 +572,42 @@ fn bookmark_moves_pushed_while_the_config_is_broken_are_spooled_and_redelivered(
         .collect();
     assert!(spooled.is_empty(), "{spooled:?}");
 }
+
+#[test]
+fn a_store_its_group_can_write_gets_a_shim_and_state_the_group_can_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let env = TestEnv::new();
+    let dead = format!("http://127.0.0.1:{}/", free_port());
+    let server = env.path("srv/acme/shared");
+    std::fs::create_dir_all(env.path("srv/acme")).expect("srv");
+    env.hg(&env.path("srv/acme"), &["init", "shared"]).ok();
+    // A repository several accounts push to: its store is group-writable.
+    let store = server.join(".hg/store");
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o2770)).expect("chmod");
+    env.pushbroker(&server, &["install", "."]).success();
+    std::fs::write(
+        server.join(".hg/pushbroker.toml"),
+        post_json("ci", &dead, ""),
+    )
+    .expect("config");
+    let state = server.join(".hg/pushbroker");
+    assert_eq!(mode(&state), 0o2770);
+    assert_eq!(
+        mode(&state.join("hook.py")),
+        0o660,
+        "every pusher's hg loads the shim"
+    );
+
+    let work = env.hg_work("shared");
+    env.hg_commit(&work, &[("a", Some("1"))], "one", 0);
+    push(&env, &work, server.to_str().expect("path"), &[]);
+    assert_eq!(mode(&state.join("deliveries.jsonl")), 0o660);
+    assert_eq!(mode(&state.join("spool")), 0o2770);
+}

@@ -6,7 +6,6 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -69,12 +68,9 @@ impl DeliveryLog {
         let dir = self.path.parent().context("the log has a directory")?;
         crate::state::create_private_dir(dir)?;
         self.rotate_if_large()?;
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&self.path)
-            .with_context(|| format!("opening {}", self.path.display()))?;
+        let mut file =
+            crate::state::open_file(OpenOptions::new().append(true).create(true), &self.path)
+                .with_context(|| format!("opening {}", self.path.display()))?;
         file.write_all(&line)
             .with_context(|| format!("appending to {}", self.path.display()))
     }
@@ -136,13 +132,11 @@ pub fn lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
         crate::state::create_private_dir(dir)?;
     }
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("opening the lock {}", path.display()))?;
+    let file = crate::state::open_file(
+        OpenOptions::new().write(true).create(true).truncate(false),
+        path,
+    )
+    .with_context(|| format!("opening the lock {}", path.display()))?;
     file.lock()
         .with_context(|| format!("locking {}", path.display()))?;
     Ok(file)
