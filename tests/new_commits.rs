@@ -658,3 +658,61 @@ fn a_shallow_servers_cut_commit_reads_as_a_root_as_git_shows_it() {
     );
     assert_eq!(shown.trim(), "A\ta\nA\tb\nA\tc", "git's view agrees");
 }
+
+#[test]
+fn a_server_borrowing_objects_through_alternates_reads_them() {
+    // `clone --shared`: the server's history lives in another repository's objects
+    // (objects/info/alternates), as fork networks and object pools do.
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    let origin = env.path("srv/acme/origin.git");
+    std::fs::create_dir_all(env.path("srv/acme")).expect("srv dir");
+    env.git(
+        &env.path("srv/acme"),
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            "origin.git",
+        ],
+    )
+    .ok();
+    let work = env.work("widgets");
+    let base = env.commit(&work, &[("dir/a", Some("1")), ("b", Some("1"))], "base", 0);
+    env.push(&work, &origin, &["main"]);
+    env.git(
+        &env.path("srv/acme"),
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            "--shared",
+            "origin.git",
+            "widgets.git",
+        ],
+    )
+    .ok();
+    let server = env.path("srv/acme/widgets.git");
+    assert!(server.join("objects/info/alternates").exists());
+    env.pushbroker(&server, &["install", "."]).ok();
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        post_json("ci", &receiver.url("/push"), ""),
+    )
+    .expect("config");
+
+    let next = env.commit(&work, &[("dir/a", Some("2")), ("c", Some("3"))], "next", 1);
+    env.push(&work, &server, &["main"]);
+    let payload = receiver.last_json();
+    assert_eq!(nodes(&payload), vec![next.clone()]);
+    let commit = &payload["commits"][0];
+    assert_eq!(commit["parents"], json!([short(&base)]));
+    assert_eq!(
+        commit["files"],
+        json!([
+            {"file": "c", "type": "added"},
+            {"file": "dir/a", "type": "modified"}
+        ])
+    );
+}
