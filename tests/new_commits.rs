@@ -644,6 +644,8 @@ fn a_shallow_servers_cut_commit_reads_as_a_root_as_git_shows_it() {
     let commit = &payload["commits"][0];
     assert_eq!(commit["raw_node"], tip.as_str());
     assert_eq!(commit["parents"], json!([]));
+    assert_eq!(payload["refs"][0]["old"], Value::Null, "no parent here");
+    assert_eq!(payload["refs"][0]["created"], true);
     assert_eq!(
         commit["files"],
         json!([

@@ -231,12 +231,16 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
         .resolve()
         .and_then(|reference| reference.peel_to_commit())
         .with_context(|| format!("the default branch {refname} has no commits yet"))?;
-    let parent = tip.parent_ids().next();
     let name = refname
         .strip_prefix("refs/heads/")
         .unwrap_or(&refname)
         .to_string();
     let objects = read::open_objects(repo.path())?;
+    // A shallow repository's cut commit has no parent here, as its changeset says.
+    let parent = match objects.shallow.contains(&to_gix(tip.id())) {
+        true => None,
+        false => tip.parent_ids().next(),
+    };
     let commit = commit::CommitReader::new(objects).read(to_gix(tip.id()), Some(name.clone()))?;
     Ok(Changes {
         commits: vec![commit],
