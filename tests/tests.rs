@@ -14,4 +14,5 @@ mod hook;
 mod install;
 mod new_commits;
 mod post;
+mod reading;
 mod smtp_tls;

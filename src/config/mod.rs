@@ -6,6 +6,7 @@
 //! while they are parsed, so a loaded config never needs validating again.
 
 pub mod diagnostic;
+pub mod email;
 pub mod repo;
 pub mod secret;
 pub mod site;
