@@ -204,12 +204,7 @@ fn a_shallow_servers_cut_commit_reads_as_a_root_as_git_shows_it() {
         ],
     )
     .ok();
-    env.pushbroker(&server, &["install", "."]).ok();
-    std::fs::write(
-        server.join("pushbroker.toml"),
-        post_json("ci", &receiver.url("/push"), ""),
-    )
-    .expect("config");
+    env.serve(&server, &post_json("ci", &receiver.url("/push"), ""));
 
     // `test` sends the tip of the default branch: the cut commit, read as git shows it.
     env.pushbroker(&server, &["test"]).success();
@@ -270,12 +265,7 @@ fn a_server_borrowing_objects_through_alternates_reads_them() {
     .ok();
     let server = env.path("srv/acme/widgets.git");
     assert!(server.join("objects/info/alternates").exists());
-    env.pushbroker(&server, &["install", "."]).ok();
-    std::fs::write(
-        server.join("pushbroker.toml"),
-        post_json("ci", &receiver.url("/push"), ""),
-    )
-    .expect("config");
+    env.serve(&server, &post_json("ci", &receiver.url("/push"), ""));
 
     let next = env.commit(&work, &[("dir/a", Some("2")), ("c", Some("3"))], "next", 1);
     env.push(&work, &server, &["main"]);

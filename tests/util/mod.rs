@@ -185,9 +185,14 @@ impl TestEnv {
             &["init", "--quiet", "--bare", "--initial-branch=main"],
         )
         .ok();
-        self.pushbroker(&repo, &["install", "."]).ok();
-        std::fs::write(repo.join("pushbroker.toml"), config).expect("write config");
+        self.serve(&repo, config);
         repo
+    }
+
+    /// Installs the hook in the bare Git repository `repo` and gives it `config`.
+    pub fn serve(&self, repo: &Path, config: &str) {
+        self.pushbroker(repo, &["install", "."]).ok();
+        std::fs::write(repo.join("pushbroker.toml"), config).expect("write config");
     }
 
     /// A work repository `work/<name>` on branch main.
