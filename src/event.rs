@@ -55,18 +55,6 @@ pub struct Repository {
     pub default_branch: String,
 }
 
-impl Repository {
-    /// The default branch; for an event spooled before it was recorded, the usual
-    /// default of its version control system.
-    pub fn default_branch(&self) -> &str {
-        match (self.default_branch.as_str(), self.scm) {
-            ("", Scm::Git) => "main",
-            ("", Scm::Hg) => "default",
-            (name, _) => name,
-        }
-    }
-}
-
 /// The version control system of a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +63,17 @@ pub enum Scm {
     Git,
     /// Mercurial.
     Hg,
+}
+
+impl Scm {
+    /// The default branch when nothing names one: `main` (a Git `HEAD` that names no
+    /// branch), `default` (Mercurial's).
+    pub fn usual_default_branch(self) -> &'static str {
+        match self {
+            Scm::Git => "main",
+            Scm::Hg => "default",
+        }
+    }
 }
 
 /// One changeset of the push.

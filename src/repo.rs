@@ -118,13 +118,10 @@ impl RepoContext {
     /// `default` in Mercurial.
     pub fn default_branch(&self) -> String {
         match &self.vcs {
-            Vcs::Git(git) => git
-                .find_reference("HEAD")
-                .ok()
-                .and_then(|head| head.symbolic_target().ok().flatten().map(str::to_string))
+            Vcs::Git(git) => crate::scm::git::head_target(git)
                 .and_then(|target| target.strip_prefix("refs/heads/").map(str::to_string))
-                .unwrap_or_else(|| "main".to_string()),
-            Vcs::Hg => "default".to_string(),
+                .unwrap_or_else(|| Scm::Git.usual_default_branch().to_string()),
+            Vcs::Hg => Scm::Hg.usual_default_branch().to_string(),
         }
     }
 

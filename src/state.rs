@@ -56,7 +56,7 @@ pub fn sharing() -> Sharing {
 /// Creates `dir` (and its missing parents) for the repository's [`sharing`]: readable by
 /// its owner only unless the repository is shared. The process umask does not narrow a
 /// shared mode, and directories of a shared repository keep their group (setgid).
-pub fn create_private_dir(dir: &Path) -> Result<()> {
+pub fn create_state_dir(dir: &Path) -> Result<()> {
     let sharing = sharing();
     let missing: Vec<&Path> = dir.ancestors().take_while(|path| !path.exists()).collect();
     fs::DirBuilder::new()

@@ -184,10 +184,7 @@ fn push(scm: Scm, commits: Vec<Commit>, refs: Vec<RefChange>) -> Push {
             scm,
             slug: "widgets".into(),
             website: "https://code.example.com/acme/widgets".into(),
-            default_branch: match scm {
-                Scm::Git => "main".into(),
-                Scm::Hg => "default".into(),
-            },
+            default_branch: scm.usual_default_branch().into(),
         },
         total_commits: commits.len(),
         commits,

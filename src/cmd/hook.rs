@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
 use crate::deliver::log::DeliveryLog;
-use crate::deliver::spool::{Entry, Spool};
+use crate::deliver::spool::{Entry, RawPush, Spool};
 use crate::deliver::{self, Job};
 use crate::event::Push;
 use crate::push;
@@ -49,11 +49,14 @@ pub fn run(
             }
             // Nothing is lost: keep the raw push, and which commits were new, until the
             // config is fixed.
-            let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            let commits = git::new_commit_ids(context.git()?, &updates)
-                .ok()
-                .map(|ids| ids.iter().map(ToString::to_string).collect());
-            let entry = raw_entry(lines, commits, &user, &errors.to_string());
+            let raw = RawPush {
+                lines: updates.iter().map(git::RefUpdate::to_line).collect(),
+                commits: git::new_commit_ids(context.git()?, &updates)
+                    .ok()
+                    .map(|ids| ids.iter().map(ToString::to_string).collect()),
+                refs: None,
+            };
+            let entry = Entry::raw(raw, &user, &errors.to_string());
             return Ok(spool_raw(&spool, &entry, FIX_CONFIG, err));
         }
     };
@@ -71,9 +74,16 @@ pub fn run(
         Err(error) => {
             // Nothing is lost: keep the raw push; `redeliver` reads it again.
             report::line(err, &format!("error: {error:#}"));
-            let lines = updates.iter().map(git::RefUpdate::to_line).collect();
-            let entry = raw_entry(lines, None, &user, &format!("{error:#}"));
-            spool_raw(&spool, &entry, REDELIVER, err);
+            let raw = RawPush {
+                lines: updates.iter().map(git::RefUpdate::to_line).collect(),
+                ..RawPush::default()
+            };
+            spool_raw(
+                &spool,
+                &Entry::raw(raw, &user, &format!("{error:#}")),
+                REDELIVER,
+                err,
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -109,22 +119,28 @@ pub fn run_hg(
                 report::line(err, &error.to_string());
             }
             // Nothing is lost: keep the raw push until the config is fixed.
-            let line = match range {
+            let raw = match range {
                 Some((first, last)) => {
                     skip(out)?;
-                    format!("hg {first} {last}")
+                    RawPush {
+                        lines: vec![format!("hg {first} {last}")],
+                        ..RawPush::default()
+                    }
                 }
                 // Bookmark moves leave no trace in the repository to rebuild them from:
                 // keep the moves themselves.
                 None => match ask(out, None).and_then(|()| read_gathered()) {
-                    Ok(gathered) => format!("hg-refs {}", serde_json::to_string(&gathered.refs)?),
+                    Ok(gathered) => RawPush {
+                        refs: Some(hg::to_changes(gathered).refs),
+                        ..RawPush::default()
+                    },
                     Err(error) => {
                         report::line(err, &format!("error: {error:#}"));
                         return Ok(ExitCode::FAILURE);
                     }
                 },
             };
-            let entry = raw_entry(vec![line], None, &user, &errors.to_string());
+            let entry = Entry::raw(raw, &user, &errors.to_string());
             return Ok(spool_raw(&spool, &entry, FIX_CONFIG, err));
         }
     };
@@ -142,9 +158,16 @@ pub fn run_hg(
         Err(error) => {
             report::line(err, &format!("error: {error:#}"));
             if let Some((first, last)) = range {
-                let line = format!("hg {first} {last}");
-                let entry = raw_entry(vec![line], None, &user, &format!("{error:#}"));
-                spool_raw(&spool, &entry, REDELIVER, err);
+                let raw = RawPush {
+                    lines: vec![format!("hg {first} {last}")],
+                    ..RawPush::default()
+                };
+                spool_raw(
+                    &spool,
+                    &Entry::raw(raw, &user, &format!("{error:#}")),
+                    REDELIVER,
+                    err,
+                );
             }
             return Ok(ExitCode::FAILURE);
         }
@@ -206,11 +229,6 @@ fn deliver_event(
 const FIX_CONFIG: &str = "fix the config (`pushbroker check`), then run `pushbroker redeliver`";
 /// What to do about a push spooled because it could not be read.
 const REDELIVER: &str = "run `pushbroker redeliver` once the repository reads again";
-
-/// A push whose event could not be built, as the spool keeps it.
-fn raw_entry(lines: Vec<String>, commits: Option<Vec<String>>, user: &str, why: &str) -> Entry {
-    Entry::raw(lines, commits, user, &crate::scm::dates::now_rfc3339(), why)
-}
 
 /// Keeps a push whose event could not be built, for `redeliver`; `then` tells the
 /// pusher what to do next.

@@ -14,7 +14,7 @@ use crate::deliver::spool::{self, Entry, Item, Spool};
 use crate::deliver::{self, Job};
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
-use crate::scm::{git, hg};
+use crate::scm::{Changes, git, hg};
 
 /// Redelivers the spooled entries named by `ids` (all when empty) through the services
 /// as the config defines them now, with their original event and delivery id. A
@@ -163,35 +163,28 @@ fn deliver_raw(
         user,
         pushed_at,
         commits,
+        refs,
         ..
     } = &entry.item
     else {
         unreachable!("called for raw pushes only");
     };
     let limits = crate::service::limits(&loaded.services);
-    let first_line = lines.first().map(String::as_str).unwrap_or_default();
-    let hg_range = first_line.strip_prefix("hg ");
-    let hg_refs = first_line.strip_prefix("hg-refs ");
-    let built = match (hg_range, hg_refs) {
-        // A Mercurial push of bookmark moves alone: "hg-refs <the moves as JSON>".
-        (_, Some(refs)) => serde_json::from_str(refs)
-            .context("reading the spooled bookmark moves")
-            .map(|refs| hg::Gathered {
-                total: 0,
-                changesets: Vec::new(),
-                refs,
-            })
-            .map(|gathered| {
-                super::assemble(context, loaded, hg::to_changes(gathered), user.clone())
-            }),
+    let hg_range = lines.first().and_then(|line| line.strip_prefix("hg "));
+    let built = match (refs, hg_range) {
+        // Mercurial bookmark moves pushed alone, as the hook kept them.
+        (Some(refs), _) => Ok(Changes {
+            refs: refs.clone(),
+            ..Changes::default()
+        }),
         // A Mercurial push: "hg <first node> <last node>".
-        (Some(range), None) => hg::gather_cli(
+        (None, Some(range)) => hg::gather_cli(
             &context.top,
             &context.state(),
             &range.replace(' ', ":"),
             limits,
         )
-        .map(|gathered| super::assemble(context, loaded, hg::to_changes(gathered), user.clone())),
+        .map(hg::to_changes),
         (None, None) => git::input::parse(&lines.join("\n")).and_then(|updates| {
             let known = match commits {
                 Some(ids) => Some(
@@ -202,10 +195,10 @@ fn deliver_raw(
                 ),
                 None => None,
             };
-            let changes = git::collect_known(context.git()?, &updates, limits, known.as_deref())?;
-            Ok(super::assemble(context, loaded, changes, user.clone()))
+            git::collect_known(context.git()?, &updates, limits, known.as_deref())
         }),
-    };
+    }
+    .map(|changes| super::assemble(context, loaded, changes, user.clone()));
     let mut event = match built {
         Ok(event) => event,
         Err(error) => {
@@ -228,7 +221,7 @@ fn deliver_raw(
             "{}: the push of {} ({} refs), built now:",
             entry.id,
             pushed_at,
-            lines.len()
+            refs.as_ref().map_or(lines.len(), Vec::len)
         ),
     );
     let kept = settle(&reports, &event, spool, out);

@@ -34,7 +34,7 @@ pub fn run(request: &Request<'_>, out: &mut dyn Write) -> Result<ExitCode> {
         .with_context(|| format!("cannot find {}", request.program.display()))?;
     let sha256 = sha256_file(&program)?;
     let scratch = std::env::temp_dir().join(format!("pushbroker-verify-{}", new_delivery_id()));
-    crate::state::create_private_dir(&scratch)?;
+    crate::state::create_state_dir(&scratch)?;
     let broker = ExecBroker::for_verify(&program, request.args, &scratch, request.timeout);
     let name = request.name.map_or_else(
         || {

@@ -57,25 +57,24 @@ pub enum Transport {
     Sendmail,
 }
 
-/// An SMTP URL; it may hold a password, so it never prints whole.
+/// An SMTP URL (scheme `smtp` or `smtps`, with a host); it may hold a password, so it
+/// never prints whole.
 #[derive(Clone)]
-pub struct SmtpUrl(String);
+pub struct SmtpUrl(url::Url);
 
 impl SmtpUrl {
     /// The URL, to hand to the transport; never for printing.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
-}
 
-impl SmtpUrl {
     /// The TLS the URL asks for, as lettre reads it.
     pub fn tls(&self) -> SmtpTls {
-        let Ok(url) = url::Url::parse(&self.0) else {
-            return SmtpTls::None;
-        };
-        let tls = url.query_pairs().find(|(key, _)| key == "tls");
-        match (url.scheme(), tls.as_ref().map(|(_, value)| value.as_ref())) {
+        let tls = self.0.query_pairs().find(|(key, _)| key == "tls");
+        match (
+            self.0.scheme(),
+            tls.as_ref().map(|(_, value)| value.as_ref()),
+        ) {
             ("smtps", _) => SmtpTls::Wrapper,
             (_, Some("required")) => SmtpTls::Required,
             (_, Some("opportunistic")) => SmtpTls::Opportunistic,
@@ -84,27 +83,20 @@ impl SmtpUrl {
     }
 
     /// The host name, for the TLS certificate check.
-    pub fn host(&self) -> String {
-        url::Url::parse(&self.0)
-            .ok()
-            .and_then(|url| url.host_str().map(str::to_string))
-            .unwrap_or_default()
+    pub fn host(&self) -> &str {
+        self.0.host_str().unwrap_or_default()
     }
 
     /// The user name in the URL, percent-decoded; empty when there is none.
     pub fn user(&self) -> String {
-        url::Url::parse(&self.0)
-            .map(|url| {
-                percent_encoding::percent_decode_str(url.username())
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(self.0.username())
+            .decode_utf8_lossy()
+            .into_owned()
     }
 
     /// Whether the URL carries a password.
     pub fn has_password(&self) -> bool {
-        url::Url::parse(&self.0).is_ok_and(|url| url.password().is_some())
+        self.0.password().is_some()
     }
 }
 
@@ -123,10 +115,7 @@ pub enum SmtpTls {
 
 impl fmt::Debug for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match url::Url::parse(&self.0) {
-            Ok(url) => write!(f, "{}://{}", url.scheme(), url.host_str().unwrap_or("")),
-            Err(_) => f.write_str("***"),
-        }
+        write!(f, "{}://{}", self.0.scheme(), self.host())
     }
 }
 
@@ -135,7 +124,7 @@ impl<'de> Deserialize<'de> for SmtpUrl {
         let text = String::deserialize(deserializer)?;
         match url::Url::parse(&text) {
             Ok(url) if matches!(url.scheme(), "smtp" | "smtps") && url.host().is_some() => {
-                Ok(SmtpUrl(text))
+                Ok(SmtpUrl(url))
             }
             _ => Err(D::Error::custom(
                 "invalid SMTP URL: write e.g. \"smtp://mail.example.com:587?tls=required\"",
@@ -143,7 +132,6 @@ impl<'de> Deserialize<'de> for SmtpUrl {
         }
     }
 }
-
 impl EmailSite {
     /// What is wrong with an `[email]` table whose keys each parsed: the key to point at and
     /// the message.

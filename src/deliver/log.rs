@@ -66,7 +66,7 @@ impl DeliveryLog {
         let mut line = serde_json::to_vec(attempt).context("serializing a log line")?;
         line.push(b'\n');
         let dir = self.path.parent().context("the log has a directory")?;
-        crate::state::create_private_dir(dir)?;
+        crate::state::create_state_dir(dir)?;
         self.rotate_if_large()?;
         let mut file =
             crate::state::open_file(OpenOptions::new().append(true).create(true), &self.path)
@@ -130,7 +130,7 @@ impl DeliveryLog {
 /// Takes an exclusive lock on `path` (created if needed), held until the file is dropped.
 pub fn lock_file(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
-        crate::state::create_private_dir(dir)?;
+        crate::state::create_state_dir(dir)?;
     }
     let file = crate::state::open_file(
         OpenOptions::new().write(true).create(true).truncate(false),

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::Report;
-use crate::event::{Hidden, Push};
+use crate::event::{Hidden, Push, RefChange};
 
 /// The spool format's version, written in every file.
 pub const VERSION: u32 = 1;
@@ -64,8 +64,8 @@ pub enum Item {
     /// not be read).
     Raw {
         /// What rebuilds it: Git's hook input lines (`<old> <new> <ref>`), or one line
-        /// for Mercurial, `hg <first node> <last node>` or, for bookmark moves alone,
-        /// `hg-refs <the moves as JSON>`.
+        /// for Mercurial, `hg <first node> <last node>`; none for bookmark moves alone
+        /// (`refs` holds them).
         lines: Vec<String>,
         /// The pusher.
         user: String,
@@ -77,7 +77,22 @@ pub enum Item {
         /// rebuilds from these, not from the refs as they are by then.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         commits: Option<Vec<String>>,
+        /// Mercurial bookmark moves pushed alone: the repository keeps no trace of them
+        /// to rebuild them from, so the moves themselves.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refs: Option<Vec<RefChange>>,
     },
+}
+
+/// What rebuilds a push whose event could not be built (see [`Item::Raw`]).
+#[derive(Debug, Default)]
+pub struct RawPush {
+    /// Git's hook input lines, or `hg <first node> <last node>`.
+    pub lines: Vec<String>,
+    /// Git: the new commits, when they could be walked.
+    pub commits: Option<Vec<String>>,
+    /// Mercurial: bookmark moves pushed alone.
+    pub refs: Option<Vec<RefChange>>,
 }
 
 impl Entry {
@@ -106,24 +121,20 @@ impl Entry {
         }
     }
 
-    /// A raw push; `commits`, when known, its new commits (Git).
-    pub fn raw(
-        lines: Vec<String>,
-        commits: Option<Vec<String>>,
-        user: &str,
-        pushed_at: &str,
-        last_error: &str,
-    ) -> Entry {
+    /// A push by `user`, just now, that could not be built because of `last_error`.
+    pub fn raw(push: RawPush, user: &str, last_error: &str) -> Entry {
+        let now = crate::scm::dates::now_rfc3339();
         Entry {
             version: VERSION,
             id: uuid::Uuid::new_v4().to_string(),
-            created: crate::scm::dates::now_rfc3339(),
+            created: now.clone(),
             item: Item::Raw {
-                lines,
+                lines: push.lines,
                 user: user.to_string(),
-                pushed_at: pushed_at.to_string(),
+                pushed_at: now,
                 last_error: last_error.to_string(),
-                commits,
+                commits: push.commits,
+                refs: push.refs,
             },
         }
     }
@@ -150,7 +161,11 @@ pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>, defaul
     for commit in &mut push.commits {
         commit.hidden = hidden.get(&commit.raw_node).cloned().unwrap_or_default();
     }
-    push.repository.default_branch = default_branch.to_string();
+    // An entry spooled before the default branch was recorded has none.
+    push.repository.default_branch = match default_branch {
+        "" => push.repository.scm.usual_default_branch().to_string(),
+        name => name.to_string(),
+    };
 }
 
 /// A repository's spool directory.
@@ -172,7 +187,7 @@ impl Spool {
 
     /// Writes (or rewrites) an entry atomically.
     pub fn write(&self, entry: &Entry) -> Result<PathBuf> {
-        crate::state::create_private_dir(&self.dir)?;
+        crate::state::create_state_dir(&self.dir)?;
         let path = self.path(&entry.id);
         let bytes = serde_json::to_vec(entry).context("serializing the spool entry")?;
         crate::state::write_atomically(&path, &bytes)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::dates::{iso8601, payload_dates};
 use super::{Changes, Limits, short_id};
@@ -51,7 +51,7 @@ pub struct Changeset {
 }
 
 /// A branch or bookmark as the shim reads it.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize)]
 pub struct GatheredRef {
     #[serde(rename = "ref")]
     refname: String,
@@ -140,7 +140,7 @@ fn to_commit(changeset: Changeset) -> Commit {
 pub fn ensure_shim(state: &StateDir) -> Result<PathBuf> {
     let path = state.root.join("hook.py");
     if std::fs::read_to_string(&path).ok().as_deref() != Some(SHIM) {
-        crate::state::create_private_dir(&state.root)?;
+        crate::state::create_state_dir(&state.root)?;
         crate::state::write_atomically(&path, SHIM.as_bytes())?;
     }
     Ok(path)

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The SMTP servers' scripts and handlers.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
 /// The Python interpreter that has aiosmtpd (install.sh installs it).
 fn python() -> String {
     std::env::var("PUSHBROKER_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
@@ -50,10 +53,7 @@ impl SmtpServer {
         let port = super::free_port();
         let mut command = Command::new(python());
         command
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/tls_smtp.py"
-            ))
+            .arg(format!("{FIXTURES}/tls_smtp.py"))
             .args([mode, &port.to_string()])
             .args([&maildir, &certificates.server, &certificates.key])
             .args([user, password]);
@@ -66,10 +66,7 @@ impl SmtpServer {
         let port = super::free_port();
         let mut command = Command::new(python());
         command
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/trickle_smtp.py"
-            ))
+            .arg(format!("{FIXTURES}/trickle_smtp.py"))
             .arg(port.to_string());
         SmtpServer::spawn(command, port, dir.join("maildir"))
     }
@@ -83,10 +80,7 @@ impl SmtpServer {
             "the SMTP tests need Python's aiosmtpd: run ./install.sh --deps (or pip install aiosmtpd)"
         );
         let child = command
-            .env(
-                "PYTHONPATH",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"),
-            )
+            .env("PYTHONPATH", FIXTURES)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -152,24 +146,25 @@ pub struct Certificates {
 
 impl Certificates {
     pub fn create(dir: &std::path::Path) -> Certificates {
-        let openssl = |args: &[&str]| {
+        // Each command line is split on whitespace: no argument here has a space.
+        let openssl = |line: &str| {
+            let args: Vec<&str> = line.split_whitespace().collect();
             let output = Command::new("openssl")
-                .args(args)
+                .args(&args)
                 .current_dir(dir)
                 .output()
                 .expect("openssl is missing: run ./install.sh --deps");
             assert!(
                 output.status.success(),
-                "openssl {args:?}: {}",
+                "openssl {line}: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         };
         let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-        let run = |line: String| openssl(&line.split(' ').collect::<Vec<_>>());
-        run(format!(
+        openssl(&format!(
             "req -x509 {new_key} -keyout ca.key -out ca.pem -days 2 -subj /CN=pushbroker-test-ca"
         ));
-        run(format!(
+        openssl(&format!(
             "req {new_key} -keyout server.key -out server.csr -subj /CN=127.0.0.1"
         ));
         std::fs::write(
@@ -178,12 +173,9 @@ impl Certificates {
              extendedKeyUsage=serverAuth\n",
         )
         .expect("write server.ext");
-        run(
+        openssl(
             "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-             -out server.pem -days 2 -extfile server.ext"
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" "),
+             -out server.pem -days 2 -extfile server.ext",
         );
         Certificates {
             ca: dir.join("ca.pem"),

@@ -81,7 +81,7 @@ fn smtp(site: &EmailSite, timeout: Duration) -> Result<SmtpTransport> {
         let certificate = Certificate::from_pem(&pem).map_err(|_| {
             anyhow::anyhow!("smtp_ca_file {} holds no PEM certificate", path.display())
         })?;
-        let parameters = TlsParameters::builder(url.host())
+        let parameters = TlsParameters::builder(url.host().to_string())
             .add_root_certificate(certificate)
             .build_rustls()
             .context("setting up TLS for the SMTP server")?;
@@ -145,7 +145,7 @@ fn with_code(outcome: Outcome, code: &str) -> Outcome {
 
 /// Writes the message atomically: a temporary file, synced, then renamed.
 fn write_eml(dir: &Path, delivery_id: &str, bytes: &[u8]) -> Result<PathBuf> {
-    crate::state::create_private_dir(dir)?;
+    crate::state::create_state_dir(dir)?;
     let path = dir.join(format!("{delivery_id}.eml"));
     crate::state::write_atomically(&path, bytes)
         .with_context(|| format!("writing {}", path.display()))?;

@@ -144,7 +144,7 @@ impl Broker for ExecBroker {
             env,
             timeout: self.timeout,
         };
-        if let Err(error) = crate::state::create_private_dir(&self.dir) {
+        if let Err(error) = crate::state::create_state_dir(&self.dir) {
             return Outcome::retry(format!("{error:#}"));
         }
         let finished = match run::run(&program, &input) {

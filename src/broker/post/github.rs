@@ -211,7 +211,7 @@ fn repository(push: &Push, repo: &Repository) -> Value {
         "forks": 0,
         "open_issues": 0,
         "watchers": 0,
-        "default_branch": repo.default_branch(),
+        "default_branch": repo.default_branch,
         "is_template": false,
         "web_commit_signoff_required": false,
         "topics": [],

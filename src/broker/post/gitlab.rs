@@ -68,7 +68,7 @@ pub fn push_hook(delivery: &Delivery<'_>) -> Option<(Value, &'static str)> {
             "namespace": repo.owner,
             "visibility_level": visibility,
             "path_with_namespace": path,
-            "default_branch": repo.default_branch(),
+            "default_branch": repo.default_branch,
             "homepage": repo.website,
             "url": ssh,
             "ssh_url": ssh,

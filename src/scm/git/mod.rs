@@ -36,19 +36,12 @@ pub fn collect_known(
     limits: Limits,
     known: Option<&[Oid]>,
 ) -> Result<Changes> {
-    let mut refs = Vec::with_capacity(updates.len());
-    // Commit each pushed ref's new value peels to, when it names a commit at all.
-    let mut tips: Vec<Option<Oid>> = Vec::with_capacity(updates.len());
-    for update in updates {
-        let new_commit = if update.is_delete() {
-            None
-        } else {
-            peel_to_commit(repo, update.new)
-                .with_context(|| format!("reading {} of {}", update.new, update.name))?
-        };
-        refs.push(ref_change(repo, update, new_commit)?);
-        tips.push(new_commit);
-    }
+    let tips = tips(repo, updates)?;
+    let refs = updates
+        .iter()
+        .zip(&tips)
+        .map(|(update, tip)| ref_change(repo, update, *tip))
+        .collect::<Result<Vec<_>>>()?;
 
     let new_commits = match known {
         Some(known) => known.to_vec(),
@@ -85,14 +78,25 @@ fn to_gix(oid: Oid) -> gix::ObjectId {
 
 /// The push's new commits, oldest first: what a raw spool entry keeps of them.
 pub fn new_commit_ids(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>> {
-    let tips = updates
+    walk_new_commits(repo, updates, &tips(repo, updates)?)
+}
+
+/// The commit each pushed ref's new value peels to, when it names a commit at all.
+fn tips(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Option<Oid>>> {
+    updates
         .iter()
         .map(|update| match update.is_delete() {
             true => Ok(None),
-            false => peel_to_commit(repo, update.new),
+            false => peel_to_commit(repo, update.new)
+                .with_context(|| format!("reading {} of {}", update.new, update.name)),
         })
-        .collect::<Result<Vec<_>>>()?;
-    walk_new_commits(repo, updates, &tips)
+        .collect()
+}
+
+/// The ref `HEAD` names (`refs/heads/main`); `None` for a detached `HEAD`.
+pub fn head_target(repo: &Repository) -> Option<String> {
+    let head = repo.find_reference("HEAD").ok()?;
+    head.symbolic_target().ok().flatten().map(str::to_string)
 }
 
 /// The commit an object id peels to; `None` for a tag on a tree or blob.
@@ -223,10 +227,7 @@ fn attribute_branches<'u>(
 /// changeset on that branch, its parent as the old value.
 pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
     let head = repo.find_reference("HEAD").context("reading HEAD")?;
-    let refname = match head.symbolic_target() {
-        Ok(Some(target)) => target.to_string(),
-        _ => "HEAD".to_string(),
-    };
+    let refname = head_target(repo).unwrap_or_else(|| "HEAD".to_string());
     let tip = head
         .resolve()
         .and_then(|reference| reference.peel_to_commit())
