@@ -240,3 +240,21 @@ fn read(path: &Path) -> Result<Entry> {
     serde_json::from_slice(&text)
         .with_context(|| format!("{} is not a valid spool file", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_spooled_before_the_default_branch_was_kept_gets_its_scms_default() {
+        for case in crate::verify::cases() {
+            let mut push = case.push.clone();
+            push.repository.default_branch = String::new();
+            restore_hidden(&mut push, &BTreeMap::new(), "");
+            let expected = push.repository.scm.usual_default_branch();
+            assert_eq!(push.repository.default_branch, expected, "{}", case.name);
+            restore_hidden(&mut push, &BTreeMap::new(), "trunk");
+            assert_eq!(push.repository.default_branch, "trunk");
+        }
+    }
+}
