@@ -17,7 +17,6 @@ pub mod config;
 pub mod deliver;
 pub mod event;
 pub mod install;
-pub mod net;
 pub mod push;
 pub mod repo;
 pub mod report;
@@ -25,6 +24,7 @@ pub mod scm;
 pub mod service;
 pub mod state;
 pub mod text;
+pub mod trust;
 pub mod verify;
 
 /// `User-Agent` of every HTTP request.

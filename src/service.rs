@@ -11,6 +11,7 @@ use crate::config::{RepoConfig, SiteConfig};
 use crate::event::{Push, RefChange};
 use crate::scm::Limits;
 use crate::state::StateDir;
+use crate::trust::secrets::Grants;
 
 /// One configured use of a broker, built.
 pub struct Service {
@@ -46,11 +47,12 @@ pub struct Broken {
     pub error: Error,
 }
 
-/// Builds every service of `config`.
+/// Builds every service of `config`, with the secrets `grants` allows.
 pub fn build_all(
     config: &RepoConfig,
     site: &SiteConfig,
     state: &StateDir,
+    grants: &Grants,
 ) -> (Vec<Arc<Service>>, Vec<Broken>) {
     let mut services = Vec::new();
     let mut broken = Vec::new();
@@ -65,6 +67,7 @@ pub fn build_all(
             site,
             state: state.clone(),
             timeout,
+            grants,
         };
         match service.options.build(&context) {
             Ok(broker) => services.push(Arc::new(Service {

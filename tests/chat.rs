@@ -176,9 +176,10 @@ fn teams_posts_an_adaptive_card() {
 fn matrix_puts_a_notice_with_the_delivery_id_as_transaction() {
     let mut env = TestEnv::new();
     env.set_env("MATRIX_TOKEN", "syt_secret_token");
+    env.grant_env("MATRIX_TOKEN");
     let receiver = Receiver::start();
     let config = format!(
-        "[[service]]\nbroker = \"matrix\"\nhomeserver = \"{}\"\nroom = \"!room:example.com\"\ntoken = \"env:MATRIX_TOKEN\"\n",
+        "[[service]]\nbroker = \"matrix\"\nhomeserver = \"{}\"\nroom = \"!room:example.com\"\ntoken = \"secret:matrix_token\"\n",
         receiver.url("")
     );
     let (one, fifty, first, _) = one_then_fifty(&env, &config, &receiver);

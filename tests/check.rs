@@ -65,6 +65,7 @@ fn check_accepts_a_valid_config_and_the_starter_config() {
         "[[service]]\nbroker = \"email\"\nto = [\"a@example.com\", \"B <b@example.com>\"]\n\n[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"https://ci.example.com/\"\nsecret = \"env:X\"\n",
     )
     .expect("write");
+    env.grant_env("X");
     let run = env.pushbroker(&server, &["check"]).success();
     assert!(
         run.stdout

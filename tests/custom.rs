@@ -53,6 +53,7 @@ fn registration(name: &str, program: &Path, sha: &str, args: &[&str]) -> String 
 fn a_registered_broker_gets_the_payload_and_its_secret_only_in_its_environment() {
     let mut env = TestEnv::new();
     env.set_env("TRELLO_TOKEN", "t0ken-value-secret");
+    env.grant_env("TRELLO_TOKEN");
     let record = env.path("record");
     let (program, sha) = install_program(&env, &fixture("record.py"));
     env.write_site(&registration(
@@ -521,7 +522,8 @@ fn a_post_to_a_denied_address_is_refused_before_any_connection() {
     let receiver =
         std::sync::Arc::new(tiny_http::Server::http("127.0.0.2:0").expect("bind 127.0.0.2"));
     let port = receiver.server_addr().to_ip().expect("ip").port();
-    env.write_site("[network]\ndeny = [\"127.0.0.2/32\"]\n");
+    // Loopback is denied by default; the site opens 127.0.0.1 alone.
+    env.write_site("[network]\nallow = [\"127.0.0.1/32\"]\n");
     let server = env.server(
         "acme",
         "widgets",
@@ -540,7 +542,7 @@ fn a_post_to_a_denied_address_is_refused_before_any_connection() {
         assert_eq!(
             lines[index],
             format!(
-                "{name} (post): failed, spooled for `pushbroker redeliver`: POST http://127.0.0.2:{port}/: refused before connecting: 127.0.0.2 is denied by the site's [network] policy"
+                "{name} (post): failed, spooled for `pushbroker redeliver`: POST http://127.0.0.2:{port}/: refused before connecting: 127.0.0.2 is not a public address: the site's [network] policy denies it (the server admin can add it to [network] allow)"
             ),
         );
     }
@@ -561,7 +563,7 @@ fn a_post_to_a_denied_address_is_refused_before_any_connection() {
     assert_eq!(
         push.remote_lines(),
         vec![
-            "metadata (post): failed, spooled for `pushbroker redeliver`: POST http://169.254.169.254/latest/meta-data/: refused before connecting: 169.254.169.254 is denied by the site's [network] policy"
+            "metadata (post): failed, spooled for `pushbroker redeliver`: POST http://169.254.169.254/latest/meta-data/: refused before connecting: 169.254.169.254 is not a public address: the site's [network] policy denies it (the server admin can add it to [network] allow)"
         ]
     );
 }

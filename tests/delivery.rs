@@ -211,6 +211,7 @@ fn the_hooks_budget_holds_when_a_transport_has_no_timeout() {
 fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
     let mut env = TestEnv::new();
     env.set_env("HOOK_SECRET", "do-not-leak-this");
+    env.grant_env("HOOK_SECRET");
     let port = free_port();
     let server = env.server(
         "acme",
@@ -218,7 +219,7 @@ fn a_dead_destination_is_spooled_and_redelivered_once_with_its_id() {
         &post_json(
             "ci",
             &format!("http://127.0.0.1:{port}/"),
-            "secret = \"env:HOOK_SECRET\"",
+            "secret = \"secret:hook_secret\"",
         ),
     );
     let work = env.work("widgets");

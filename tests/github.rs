@@ -51,6 +51,7 @@ fn verify_with_octokit(env: &TestEnv, secret: &str, requests: &[Received]) -> (i
 fn one_push_event_per_ref_that_octokit_verifies_and_the_schema_accepts() {
     let mut env = TestEnv::new();
     env.set_env("GH_SECRET", "octo-s3cret");
+    env.grant_env("GH_SECRET");
     env.write_site("canon_url = \"https://code.example.com\"\n");
     let receiver = Receiver::start();
     let server = env.server(
@@ -187,6 +188,7 @@ fn one_push_event_per_ref_that_octokit_verifies_and_the_schema_accepts() {
 fn a_deleted_branch_and_a_tag_are_valid_events_too() {
     let mut env = TestEnv::new();
     env.set_env("GH_SECRET", "octo");
+    env.grant_env("GH_SECRET");
     let receiver = Receiver::start();
     let server = env.server(
         "acme",
@@ -223,6 +225,7 @@ fn a_deleted_branch_and_a_tag_are_valid_events_too() {
 fn gitlab_push_hooks_for_one_and_fifty_changesets() {
     let mut env = TestEnv::new();
     env.set_env("GL_TOKEN", "gl-t0ken");
+    env.grant_env("GL_TOKEN");
     env.write_site("canon_url = \"https://code.example.com\"\n");
     let receiver = Receiver::start();
     let server = env.server(

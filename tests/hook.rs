@@ -116,6 +116,7 @@ fn dry_run_prints_what_would_be_sent_and_delivers_nothing() {
 fn payload_prints_the_push_payload_for_a_range() {
     let env = TestEnv::new();
     let server = env.server("acme", "widgets", "[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"https://ci.example.com/\"\nsecret = \"env:NOPE\"\n");
+    env.grant_env("NOPE");
     let work = env.work("widgets");
     let first = env.commit(&work, &[("a", Some("1"))], "one", 0);
     let second = env.commit(&work, &[("a", Some("2"))], "two", 1);

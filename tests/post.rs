@@ -75,12 +75,13 @@ fn bitbucket_format_is_one_form_field_with_the_payload() {
 fn a_secret_signs_the_exact_body_both_ways() {
     let mut env = TestEnv::new();
     env.set_env("CI_HOOK_SECRET", "s3cret-value");
+    env.grant_env("CI_HOOK_SECRET");
     let receiver = Receiver::start();
     let server = env.server(
         "acme",
         "widgets",
         &format!(
-            "[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"{}\"\nformat = \"json\"\nsecret = \"env:CI_HOOK_SECRET\"\n",
+            "[[service]]\nbroker = \"post\"\nname = \"ci\"\nurl = \"{}\"\nformat = \"json\"\nsecret = \"secret:ci_hook_secret\"\n",
             receiver.url("/")
         ),
     );

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{BuildContext, Outcome};
-use crate::net::{self, NetworkPolicy, PolicyResolver};
+use crate::trust::net::{self, NetworkPolicy, PolicyResolver};
 
 /// An agent for one service.
 pub fn agent(context: &BuildContext<'_>) -> ureq::Agent {
@@ -60,7 +60,11 @@ pub fn send(
                     "{method} {shown}: refused before connecting: {refused}"
                 ));
             }
-            let reason = format!("{method} {shown}: {error}");
+            // ureq's wording may quote the URL it was given: show it as `shown` only.
+            let reason = format!(
+                "{method} {shown}: {}",
+                error.to_string().replace(url, shown)
+            );
             match error {
                 ureq::Error::BadUri(_) | ureq::Error::Http(_) => Outcome::failed(reason),
                 _ => Outcome::retry(reason),

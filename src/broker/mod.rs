@@ -21,6 +21,7 @@ use toml::de::ValueDeserializer;
 use crate::config::SiteConfig;
 use crate::event::{Payload, Push};
 use crate::state::StateDir;
+use crate::trust::secrets::Grants;
 
 /// A broker's typed options, ready to build.
 pub trait BrokerConfig: fmt::Debug + Send + Sync {
@@ -46,6 +47,8 @@ pub struct BuildContext<'a> {
     pub state: StateDir,
     /// The service's timeout for one attempt.
     pub timeout: Duration,
+    /// The secrets the site grants this repository: the only way a broker gets one.
+    pub grants: &'a Grants,
 }
 
 /// A built broker: delivers a push, or shows what it would deliver.

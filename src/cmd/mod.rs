@@ -25,6 +25,7 @@ use crate::repo::RepoContext;
 use crate::report::{self, Kept};
 use crate::scm::{Changes, Limits, git};
 use crate::service::{self, Broken, Service};
+use crate::trust::secrets::Grants;
 
 /// A repository's configuration, loaded and built.
 pub struct Loaded {
@@ -44,8 +45,9 @@ pub fn load(context: &RepoContext) -> Result<Loaded, ConfigErrors> {
     // config error is reported alone.
     let site = config::site::load()?;
     let registered: Vec<&str> = site.brokers.keys().map(String::as_str).collect();
-    let config = config::repo::load(&context.config_path(), &registered)?;
-    let (services, broken) = service::build_all(&config, &site, &context.state());
+    let grants = Grants::for_repository(&site, &context.top);
+    let config = config::repo::load(&context.config_path(), &registered, &grants)?;
+    let (services, broken) = service::build_all(&config, &site, &context.state(), &grants);
     Ok(Loaded {
         site,
         config,

@@ -13,10 +13,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::diagnostic::{ConfigError, ConfigErrors, Source};
-use super::secret::{self, SecretRef};
+use super::secret::{self, RepoSecret};
 use super::values::{HttpUrl, PathFilter, RefFilter, Timeout};
 use crate::broker::exec::ExecConfig;
 use crate::broker::{self, BrokerConfig};
+use crate::trust::secrets::Grants;
 
 /// The default `max_commits` of a service.
 pub const DEFAULT_MAX_COMMITS: usize = 500;
@@ -85,8 +86,9 @@ const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 
 /// Loads `path`; a missing file is a config with no services. `registered` names the
 /// custom brokers the site config registers: only those and the built-in ones may be
-/// used.
-pub fn load(path: &Path, registered: &[&str]) -> Result<RepoConfig, ConfigErrors> {
+/// used. `grants` are the secrets the site grants this repository: a secret reference
+/// to anything else is an error at its value.
+pub fn load(path: &Path, registered: &[&str], grants: &Grants) -> Result<RepoConfig, ConfigErrors> {
     if !path.exists() {
         return Ok(RepoConfig {
             path: path.to_path_buf(),
@@ -95,11 +97,15 @@ pub fn load(path: &Path, registered: &[&str]) -> Result<RepoConfig, ConfigErrors
             inline_secrets: Vec::new(),
         });
     }
-    parse(Source::read(path)?, registered)
+    parse(Source::read(path)?, registered, grants)
 }
 
 /// Parses a config's text.
-pub fn parse(source: Source, registered: &[&str]) -> Result<RepoConfig, ConfigErrors> {
+pub fn parse(
+    source: Source,
+    registered: &[&str],
+    grants: &Grants,
+) -> Result<RepoConfig, ConfigErrors> {
     let doc = DeTable::parse(&source.text)
         .map_err(|error| ConfigErrors(vec![source.toml_error(&error)]))?;
     let mut loader = Loader {
@@ -108,6 +114,7 @@ pub fn parse(source: Source, registered: &[&str]) -> Result<RepoConfig, ConfigEr
         inline_secrets: Vec::new(),
         counts: HashMap::new(),
         registered,
+        grants,
     };
     let mut repository = RepositoryConfig::default();
     let mut services = Vec::new();
@@ -161,6 +168,8 @@ struct Loader<'s> {
     counts: HashMap<String, usize>,
     /// The custom brokers the site registers.
     registered: &'s [&'s str],
+    /// The secrets the site grants this repository.
+    grants: &'s Grants,
 }
 
 impl Loader<'_> {
@@ -223,6 +232,7 @@ impl Loader<'_> {
                 continue;
             }
             self.note_inline_secret(name, value);
+            self.check_grant(value);
             let target = if COMMON_KEYS.contains(&name) {
                 &mut common
             } else {
@@ -297,7 +307,7 @@ impl Loader<'_> {
             };
             if secret::is_reference(text) || SECRET_KEYS.contains(&name) {
                 // Through the deserializer, so an error carries the value's position.
-                let parsed = SecretRef::deserialize(ValueDeserializer::from(value.clone()))?;
+                let parsed = RepoSecret::deserialize(ValueDeserializer::from(value.clone()))?;
                 secrets.push((name.to_string(), parsed));
             }
         }
@@ -307,6 +317,23 @@ impl Loader<'_> {
         }))
     }
 
+    /// A secret reference the site does not grant this repository is an error at the
+    /// value (nothing of the server's is read for it).
+    fn check_grant(&mut self, value: &Spanned<DeValue<'_>>) {
+        let Some(text) = value.get_ref().as_str() else {
+            return;
+        };
+        if !secret::is_reference(text) {
+            return;
+        }
+        // A malformed reference is reported where the option is deserialized.
+        if let Ok(reference) = RepoSecret::parse(text)
+            && let Err(problem) = self.grants.check(&reference)
+        {
+            self.error(value.span(), problem);
+        }
+    }
+
     fn note_inline_secret(&mut self, key: &str, value: &Spanned<DeValue<'_>>) {
         if let Some(text) = value.get_ref().as_str()
             && SECRET_KEYS.contains(&key)
@@ -314,7 +341,11 @@ impl Loader<'_> {
         {
             let warning = self.source.error(
                 Some(value.span()),
-                format!("{key} is written inline: use \"env:NAME\" or \"file:/path\" instead"),
+                format!(
+                    "{key} is written inline: keep this file unreadable to others (chmod \
+                     600), or ask the server admin to grant it as [secrets.NAME] and write \
+                     \"secret:NAME\""
+                ),
             );
             self.inline_secrets.push(warning);
         }
@@ -361,7 +392,7 @@ fn redact_value(key: &str, value: &DeValue<'_>) -> serde_json::Value {
         DeValue::String(text) if secret::is_reference(text) || SECRET_KEYS.contains(&key) => {
             Value::String("***".into())
         }
-        DeValue::String(text) => Value::String(redact_url_password(text)),
+        DeValue::String(text) => Value::String(crate::trust::urls::masked_text(text)),
         DeValue::Integer(number) => number
             .as_str()
             .parse::<i64>()
@@ -382,17 +413,6 @@ fn redact_value(key: &str, value: &DeValue<'_>) -> serde_json::Value {
     }
 }
 
-/// A URL's password replaced by `***`; other text unchanged.
-fn redact_url_password(text: &str) -> String {
-    match url::Url::parse(text) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
-            url.to_string()
-        }
-        _ => text.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod fuzz {
     use proptest::prelude::*;
@@ -406,10 +426,11 @@ mod fuzz {
                 text: text.to_string(),
             },
             &["trello"],
+            &Grants::default(),
         )
     }
 
-    const VALID: &str = "[repository]\nname = \"w\"\n\n[[service]]\nbroker = \"email\"\nto = [\"a@example.com\"]\nbranches = [\"main\"]\n\n[[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nsecret = \"env:S\"\ntimeout = \"2s\"\n";
+    const VALID: &str = "[repository]\nname = \"w\"\n\n[[service]]\nbroker = \"email\"\nto = [\"a@example.com\"]\nbranches = [\"main\"]\n\n[[service]]\nbroker = \"post\"\nurl = \"https://x.example.com/\"\nsecret = \"whsec_abc\"\ntimeout = \"2s\"\n";
 
     #[test]
     fn the_seed_config_is_valid() {

@@ -10,6 +10,7 @@ use serde::de::{Deserializer, Error};
 
 use super::diagnostic::{ConfigErrors, Source};
 pub use super::email::{EmailSite, SmtpTls, SmtpUrl, Transport};
+use super::secret::SecretGrant;
 use super::values::Timeout;
 
 /// The site config file used when `PUSHBROKER_SITE` is not set.
@@ -33,6 +34,9 @@ pub struct SiteConfig {
     pub network: NetworkSite,
     /// Custom brokers the admin verified and registered, by name.
     pub brokers: std::collections::BTreeMap<String, BrokerRegistration>,
+    /// Secrets granted to repositories, by name (`[secrets.NAME]`); a repository config
+    /// uses one as `"secret:NAME"`.
+    pub secrets: std::collections::BTreeMap<String, SecretGrant>,
 }
 
 impl Default for SiteConfig {
@@ -45,6 +49,7 @@ impl Default for SiteConfig {
             limits: LimitsSite::default(),
             network: NetworkSite::default(),
             brokers: std::collections::BTreeMap::new(),
+            secrets: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -69,26 +74,17 @@ impl Default for LimitsSite {
 }
 
 /// `[network]`: destinations checked against every address a host resolves to,
-/// before any connection.
-#[derive(Debug, Deserialize)]
+/// before any connection. Every address that is not globally routable is always denied
+/// (see [`crate::trust::net`]); these lists change that.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSite {
-    /// Refused ranges; default the link-local ranges, where cloud metadata services live.
+    /// Ranges refused besides the built-in ones.
     pub deny: Vec<ipnet::IpNet>,
-    /// Exceptions to `deny`.
+    /// Exceptions to every deny rule, built-in ones included (e.g. `"10.0.0.0/8"` for
+    /// an internal CI server). A cloud metadata address is opened only by an entry of
+    /// its own (`"169.254.169.254/32"`).
     pub allow: Vec<ipnet::IpNet>,
-}
-
-impl Default for NetworkSite {
-    fn default() -> Self {
-        NetworkSite {
-            deny: vec![
-                "169.254.0.0/16".parse().expect("a valid range"),
-                "fe80::/10".parse().expect("a valid range"),
-            ],
-            allow: Vec::new(),
-        }
-    }
 }
 
 /// `[brokers.NAME]`: a custom broker program, pinned by its sha256.
@@ -161,6 +157,17 @@ pub fn load_from(path: &Path) -> Result<SiteConfig, ConfigErrors> {
     let source = Source::read(path)?;
     let site: SiteConfig = toml::from_str(&source.text)
         .map_err(|error| ConfigErrors(vec![source.toml_error(&error)]))?;
+    if let Some(name) = site
+        .secrets
+        .keys()
+        .find(|name| !super::secret::valid_name(name))
+    {
+        let at = source.text.find(name.as_str()).map(|at| at..at + 1);
+        return Err(ConfigErrors(vec![source.error(
+            at,
+            format!("[secrets.{name}]: a secret's name has only letters, digits, _ and -"),
+        )]));
+    }
     match site.email.problem() {
         Some((key, problem)) => {
             let at = source.text.find(key).map(|at| at..at + 1);

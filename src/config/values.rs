@@ -66,13 +66,54 @@ impl<'de> Deserialize<'de> for Timeout {
 pub struct HttpUrl(pub url::Url);
 
 impl HttpUrl {
-    /// The URL with any password replaced by `***`, for messages and payloads.
+    /// The URL as messages and payloads show it: user info, query values and fragment
+    /// masked.
     pub fn redacted(&self) -> String {
-        let mut url = self.0.clone();
-        if url.password().is_some() {
-            let _ = url.set_password(Some("***"));
+        crate::trust::urls::masked(&self.0)
+    }
+
+    /// Parses and checks `text`; the error says what to write and never repeats `text`.
+    pub fn parse(text: &str) -> Result<HttpUrl, String> {
+        let url = url::Url::parse(text).map_err(|error| {
+            format!("invalid URL ({error}): write e.g. \"https://ci.example.com/hook\"")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err("the URL must start with http:// or https:// and name a host".into());
         }
-        url.to_string()
+        Ok(HttpUrl(url))
+    }
+}
+
+/// A service's URL: written out, or a secret reference (`"secret:NAME"`) for services
+/// whose URL is the credential (a webhook URL with its token in the path).
+#[derive(Clone)]
+pub enum ServiceUrl {
+    /// The URL as written.
+    Literal(HttpUrl),
+    /// A secret whose value is the URL.
+    Secret(super::secret::RepoSecret),
+}
+
+impl fmt::Debug for ServiceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceUrl::Literal(url) => write!(f, "{url:?}"),
+            ServiceUrl::Secret(secret) => write!(f, "{secret:?}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if super::secret::is_reference(&text) {
+            return super::secret::RepoSecret::parse(&text)
+                .map(ServiceUrl::Secret)
+                .map_err(D::Error::custom);
+        }
+        HttpUrl::parse(&text)
+            .map(ServiceUrl::Literal)
+            .map_err(D::Error::custom)
     }
 }
 
@@ -85,17 +126,7 @@ impl fmt::Debug for HttpUrl {
 impl<'de> Deserialize<'de> for HttpUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let url = url::Url::parse(&text).map_err(|error| {
-            D::Error::custom(format!(
-                "invalid URL ({error}): write e.g. \"https://ci.example.com/hook\""
-            ))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(D::Error::custom(
-                "the URL must start with http:// or https:// and name a host",
-            ));
-        }
-        Ok(HttpUrl(url))
+        HttpUrl::parse(&text).map_err(D::Error::custom)
     }
 }
 

@@ -17,6 +17,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_pushbroker");
 pub struct TestEnv {
     pub dir: TempDir,
     extra_env: Vec<(String, String)>,
+    /// The site config as the test wrote it, and the secrets it grants (see
+    /// [`TestEnv::write_site`]).
+    site: std::sync::Mutex<(String, Vec<String>)>,
 }
 
 /// The result of a command. The functions that return one unchecked are `#[must_use]`,
@@ -68,6 +71,7 @@ impl TestEnv {
         let env = TestEnv {
             dir,
             extra_env: Vec::new(),
+            site: Default::default(),
         };
         env.write_site("");
         env
@@ -86,8 +90,38 @@ impl TestEnv {
         self.path("site.toml")
     }
 
+    /// Writes the site config: `text`, the secrets granted with [`TestEnv::grant_env`],
+    /// and, unless `text` has a `[network]` table of its own, an `allow` of loopback
+    /// (the tests' receivers listen there; the default policy denies it).
     pub fn write_site(&self, text: &str) {
-        std::fs::write(self.site_path(), text).expect("write site config");
+        self.site.lock().expect("site lock").0 = text.to_string();
+        self.rewrite_site();
+    }
+
+    /// Grants the environment variable `name` to every repository, as the secret
+    /// `name` in lower case: a repository config may then write `"secret:<name>"` or
+    /// `"env:<NAME>"`.
+    pub fn grant_env(&self, name: &str) {
+        self.site.lock().expect("site lock").1.push(format!(
+            "[secrets.{}]\nvalue = \"env:{name}\"\nrepositories = [\"**\"]\n",
+            name.to_lowercase()
+        ));
+        self.rewrite_site();
+    }
+
+    fn rewrite_site(&self) {
+        let (text, grants) = &*self.site.lock().expect("site lock");
+        let mut site = text.clone();
+        if !site.is_empty() && !site.ends_with('\n') {
+            site.push('\n');
+        }
+        for grant in grants {
+            site.push_str(grant);
+        }
+        if !text.contains("[network]") {
+            site.push_str("[network]\nallow = [\"127.0.0.0/8\", \"::1/128\"]\n");
+        }
+        std::fs::write(self.site_path(), site).expect("write site config");
     }
 
     /// A command with the hermetic environment.

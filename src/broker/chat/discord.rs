@@ -6,14 +6,14 @@ use serde::Deserialize;
 
 use super::{Webhook, cap, escape_markdown, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
-use crate::config::values::HttpUrl;
+use crate::config::values::ServiceUrl;
 
 /// `[[service]] broker = "discord"` options.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
     /// The webhook URL (it is the credential: keep the config private).
-    pub url: HttpUrl,
+    pub url: ServiceUrl,
     /// The name the message appears under (default: the webhook's).
     pub username: Option<String>,
 }
@@ -21,7 +21,7 @@ pub struct DiscordConfig {
 impl BrokerConfig for DiscordConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(DiscordBroker {
-            hook: Webhook::new(&self.url, context),
+            hook: Webhook::new(&self.url, context)?,
             username: self.username.clone(),
         }))
     }

@@ -8,27 +8,31 @@ use serde::Deserialize;
 
 use super::{more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
-use crate::config::secret::SecretRef;
-use crate::config::values::HttpUrl;
+use crate::config::secret::RepoSecret;
+use crate::config::values::ServiceUrl;
+use crate::trust::secrets::Granted;
 
 /// `[[service]] broker = "matrix"` options.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixConfig {
     /// The homeserver, e.g. `https://matrix.example.com`.
-    pub homeserver: HttpUrl,
+    pub homeserver: ServiceUrl,
     /// The room id, e.g. `!abcdef:example.com`.
     pub room: String,
-    /// The bot account's access token: `env:NAME` or `file:/path`.
-    pub token: SecretRef,
+    /// The bot account's access token: a secret the site grants (`"secret:NAME"`), or
+    /// inline.
+    pub token: RepoSecret,
 }
 
 impl BrokerConfig for MatrixConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
+        let homeserver = context.grants.url(&self.homeserver, false)?;
         Ok(Box::new(MatrixBroker {
-            homeserver: self.homeserver.0.as_str().trim_end_matches('/').to_string(),
+            homeserver: homeserver.url.as_str().trim_end_matches('/').to_string(),
+            shown: homeserver.shown.trim_end_matches('/').to_string(),
             room: self.room.clone(),
-            token: self.token.clone(),
+            token: context.grants.secret(&self.token)?,
             agent: http::agent(context),
         }))
     }
@@ -37,8 +41,10 @@ impl BrokerConfig for MatrixConfig {
 /// A built `matrix` service.
 pub struct MatrixBroker {
     homeserver: String,
+    /// What messages show of the homeserver.
+    shown: String,
     room: String,
-    token: SecretRef,
+    token: Granted,
     agent: ureq::Agent,
 }
 
@@ -50,13 +56,10 @@ fn html(text: &str) -> String {
 }
 
 impl MatrixBroker {
-    fn url(&self, txn: &str) -> String {
+    fn url(&self, homeserver: &str, txn: &str) -> String {
         let room =
             percent_encoding::utf8_percent_encode(&self.room, percent_encoding::NON_ALPHANUMERIC);
-        format!(
-            "{}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}",
-            self.homeserver
-        )
+        format!("{homeserver}/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}")
     }
 
     fn message(&self, delivery: &Delivery<'_>) -> serde_json::Value {
@@ -102,14 +105,15 @@ impl Broker for MatrixBroker {
             ("Content-Type", "application/json".to_string()),
             ("Authorization", format!("Bearer {}", token.expose())),
         ];
-        let url = self.url(delivery.id);
-        http::send(&self.agent, "PUT", &url, &url, &headers, body.as_bytes())
+        let url = self.url(&self.homeserver, delivery.id);
+        let shown = self.url(&self.shown, delivery.id);
+        http::send(&self.agent, "PUT", &url, &shown, &headers, body.as_bytes())
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
         Ok(format!(
             "PUT {}\nAuthorization: Bearer ***\n\n{}\n",
-            self.url(delivery.id),
+            self.url(&self.shown, delivery.id),
             serde_json::to_string_pretty(&self.message(delivery))?
         ))
     }

@@ -12,7 +12,7 @@ pub mod msteams;
 pub mod slack;
 
 use crate::broker::{BuildContext, Outcome, http};
-use crate::config::values::HttpUrl;
+use crate::config::values::ServiceUrl;
 use crate::event::{Commit, Push, RefChange};
 use crate::text::{first_line, one_line};
 
@@ -24,13 +24,14 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// The webhook at `url`, with the service's agent.
-    pub fn new(url: &HttpUrl, context: &BuildContext<'_>) -> Webhook {
-        Webhook {
-            url: url.0.to_string(),
-            shown: format!("{}://{}/…", url.0.scheme(), url.0.host_str().unwrap_or("")),
+    /// The webhook at `url` (written out, or a granted secret), with the service's agent.
+    pub fn new(url: &ServiceUrl, context: &BuildContext<'_>) -> anyhow::Result<Webhook> {
+        let target = context.grants.url(url, true)?;
+        Ok(Webhook {
+            url: target.url.to_string(),
+            shown: target.shown,
             agent: http::agent(context),
-        }
+        })
     }
 
     /// POSTs `message` as JSON.

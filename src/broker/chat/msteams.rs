@@ -6,20 +6,20 @@ use serde::Deserialize;
 
 use super::{Webhook, escape_markdown, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
-use crate::config::values::HttpUrl;
+use crate::config::values::ServiceUrl;
 
 /// `[[service]] broker = "msteams"` options.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamsConfig {
     /// The webhook URL (it is the credential: keep the config private).
-    pub url: HttpUrl,
+    pub url: ServiceUrl,
 }
 
 impl BrokerConfig for TeamsConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(TeamsBroker {
-            hook: Webhook::new(&self.url, context),
+            hook: Webhook::new(&self.url, context)?,
         }))
     }
 }

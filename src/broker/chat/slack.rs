@@ -7,14 +7,14 @@ use serde::Deserialize;
 
 use super::{Webhook, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
-use crate::config::values::HttpUrl;
+use crate::config::values::ServiceUrl;
 
 /// `[[service]] broker = "slack"` options.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// The incoming-webhook URL (it is the credential: keep the config private).
-    pub url: HttpUrl,
+    pub url: ServiceUrl,
     /// Post to this channel instead of the webhook's own (where the webhook allows it).
     pub channel: Option<String>,
     /// The name the message appears under.
@@ -24,7 +24,7 @@ pub struct SlackConfig {
 impl BrokerConfig for SlackConfig {
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
         Ok(Box::new(SlackBroker {
-            hook: Webhook::new(&self.url, context),
+            hook: Webhook::new(&self.url, context)?,
             channel: self.channel.clone(),
             username: self.username.clone(),
         }))

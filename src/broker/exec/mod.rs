@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
-use crate::config::secret::SecretRef;
+use crate::config::secret::RepoSecret;
+use crate::trust::secrets::Granted;
 use run::{Exit, Program};
 
 /// A repository's use of a registered broker: its name and its secret options. Its other
@@ -25,7 +26,7 @@ pub struct ExecConfig {
     /// The registered name.
     pub broker: String,
     /// Options whose value is a secret, by option name.
-    pub secrets: Vec<(String, SecretRef)>,
+    pub secrets: Vec<(String, RepoSecret)>,
 }
 
 impl BrokerConfig for ExecConfig {
@@ -36,12 +37,17 @@ impl BrokerConfig for ExecConfig {
                 self.broker
             )
         })?;
+        let secrets = self
+            .secrets
+            .iter()
+            .map(|(option, secret)| Ok((option.clone(), context.grants.secret(secret)?)))
+            .collect::<Result<_>>()?;
         Ok(Box::new(ExecBroker {
             name: self.broker.clone(),
             command: registration.command.0.clone(),
             sha256: Some(registration.sha256.0.clone()),
             args: registration.args.clone(),
-            secrets: self.secrets.clone(),
+            secrets,
             dir: context.state.root.clone(),
             repo: context.state.config_dir(),
             timeout: context.timeout,
@@ -57,7 +63,7 @@ pub struct ExecBroker {
     /// The pin; `None` only for `verify`, which pins nothing yet.
     sha256: Option<String>,
     args: Vec<String>,
-    secrets: Vec<(String, SecretRef)>,
+    secrets: Vec<(String, Granted)>,
     dir: PathBuf,
     repo: PathBuf,
     timeout: Duration,

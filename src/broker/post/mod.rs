@@ -16,23 +16,27 @@ use base64::Engine;
 use serde::Deserialize;
 
 use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
-use crate::config::secret::SecretRef;
-use crate::config::values::HttpUrl;
+use crate::config::secret::RepoSecret;
+use crate::config::values::ServiceUrl;
+use crate::trust::secrets::Granted;
 
 /// `[[service]] broker = "post"` options.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostConfig {
-    /// Where to POST; `user:password@` in it becomes HTTP basic auth.
-    pub url: HttpUrl,
+    /// Where to POST; `user:password@` in it becomes HTTP basic auth. A URL that is
+    /// itself the credential may be a granted secret, `"secret:NAME"`.
+    pub url: ServiceUrl,
     /// `bitbucket` (default), `json`, `github`, `gitlab` or `template`.
     #[serde(default)]
     pub format: PostFormat,
-    /// Signs every request: `env:NAME`, `file:/path`, or (warned about) inline.
-    pub secret: Option<SecretRef>,
+    /// Signs every request: a secret the site grants (`"secret:NAME"`), or the
+    /// repository's own, inline.
+    pub secret: Option<RepoSecret>,
     /// `format = "template"`: the body's template (minijinja over the native payload).
     pub template: Option<template::TemplateText>,
-    /// `format = "template"`: the template in a file, relative to `$GIT_DIR` / `.hg`.
+    /// `format = "template"`: the template in a file of the repository's template
+    /// directory, `pushbroker/templates/` (relative to it).
     pub template_file: Option<template::TemplateFile>,
     /// `format = "template"`: the body's `Content-Type` (default `application/json`).
     pub content_type: Option<String>,
@@ -61,7 +65,8 @@ impl BrokerConfig for PostConfig {
     }
 
     fn build(&self, context: &BuildContext<'_>) -> Result<Box<dyn Broker>> {
-        let mut url = self.url.0.clone();
+        let target = context.grants.url(&self.url, false)?;
+        let mut url = target.url;
         let basic_auth = (!url.username().is_empty()).then(|| {
             let decode = |text: &str| {
                 percent_encoding::percent_decode_str(text)
@@ -82,14 +87,11 @@ impl BrokerConfig for PostConfig {
         let _ = url.set_password(None);
         let agent = http::agent(context);
         let template = match self.format {
-            PostFormat::Template => {
-                let dir = context.state.config_dir();
-                Some(template::Template::load(
-                    self.template.as_ref(),
-                    self.template_file.as_ref(),
-                    &dir,
-                )?)
-            }
+            PostFormat::Template => Some(template::Template::load(
+                self.template.as_ref(),
+                self.template_file.as_ref(),
+                &context.state,
+            )?),
             _ if self.template.is_some() || self.template_file.is_some() => {
                 anyhow::bail!("template and template_file need format = \"template\"")
             }
@@ -99,11 +101,16 @@ impl BrokerConfig for PostConfig {
             .content_type
             .clone()
             .unwrap_or_else(|| "application/json".into());
+        let secret = match &self.secret {
+            Some(secret) => Some(context.grants.secret(secret)?),
+            None => None,
+        };
         Ok(Box::new(PostBroker {
             url: url.to_string(),
+            shown: target.shown,
             basic_auth,
             format: self.format,
-            secret: self.secret.clone(),
+            secret,
             agent,
             template,
             content_type,
@@ -113,11 +120,13 @@ impl BrokerConfig for PostConfig {
 
 /// A built `post` service.
 pub struct PostBroker {
-    /// The URL without credentials: safe to print.
+    /// The URL, without user info.
     url: String,
+    /// What messages show of it.
+    shown: String,
     basic_auth: Option<String>,
     format: PostFormat,
-    secret: Option<SecretRef>,
+    secret: Option<Granted>,
     agent: ureq::Agent,
     template: Option<template::Template>,
     /// The body's type for `format = "template"`.
@@ -213,7 +222,7 @@ impl Broker for PostBroker {
             &self.agent,
             "POST",
             &self.url,
-            &self.url,
+            &self.shown,
             &headers,
             &request.body,
         )
@@ -223,7 +232,7 @@ impl Broker for PostBroker {
         let request = self.request(delivery)?;
         let mut text = format!(
             "POST {}\nContent-Type: {}\n",
-            self.url, request.content_type
+            self.shown, request.content_type
         );
         for (name, value) in &request.headers {
             // A token sent as is must not be shown; signatures may.

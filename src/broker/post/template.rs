@@ -4,12 +4,14 @@
 //! reach outside its payload nor loop forever.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use minijinja::Environment;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error};
+
+use crate::state::StateDir;
 
 /// Instructions one rendering may spend (a loop over 10,000 commits fits).
 const FUEL: u64 = 5_000_000;
@@ -32,7 +34,8 @@ impl<'de> Deserialize<'de> for TemplateText {
     }
 }
 
-/// A template file, relative to the repository's config directory and inside it.
+/// A template file, relative to the repository's template directory
+/// (`pushbroker/templates/`, see [`crate::trust::files`]).
 #[derive(Debug, Clone)]
 pub struct TemplateFile(pub PathBuf);
 
@@ -44,8 +47,8 @@ impl<'de> Deserialize<'de> for TemplateFile {
             .all(|component| matches!(component, Component::Normal(_) | Component::CurDir));
         if !inside || path.as_os_str().is_empty() {
             return Err(D::Error::custom(
-                "template_file must be a relative path inside the repository's config \
-                 directory, e.g. \"pushbroker/push.json.j2\"",
+                "template_file must be a relative path inside the repository's template \
+                 directory (pushbroker/templates/), e.g. \"push.json.j2\"",
             ));
         }
         Ok(TemplateFile(path))
@@ -80,20 +83,19 @@ pub struct Template {
 }
 
 impl Template {
-    /// From the config's `template` or `template_file` (read now, relative to `dir`).
+    /// From the config's `template` or `template_file` (read now, from the repository's
+    /// template directory).
     pub fn load(
         text: Option<&TemplateText>,
         file: Option<&TemplateFile>,
-        dir: &Path,
+        state: &StateDir,
     ) -> Result<Template> {
         let source = match (text, file) {
             (Some(text), None) => text.0.clone(),
             (None, Some(file)) => {
-                let path = dir.join(&file.0);
-                let source = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading the template {}", path.display()))?;
+                let source = crate::trust::files::read_template(state, &file.0)?;
                 compile_check(&source)
-                    .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+                    .map_err(|error| anyhow::anyhow!("{}: {error}", file.0.display()))?;
                 source
             }
             _ => bail!(
