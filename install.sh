@@ -89,7 +89,9 @@ demo() {
   export GIT_AUTHOR_NAME="Alice Example" GIT_AUTHOR_EMAIL=alice@example.com
   export GIT_COMMITTER_NAME="Alice Example" GIT_COMMITTER_EMAIL=alice@example.com
   export USER=${USER:-alice} PUSHBROKER_SITE="$dir/site.toml"
-  echo 'canon_url = "https://code.example.com"' > "$PUSHBROKER_SITE"
+  # The demo's receiver listens on loopback, which the default network policy denies.
+  printf '%s\n' 'canon_url = "https://code.example.com"' '[network]' 'allow = ["127.0.0.1/32"]' \
+    > "$PUSHBROKER_SITE"
 
   say "a receiver for the POST service, on loopback"
   python3 - "$dir" <<'PY' &

@@ -72,7 +72,8 @@ def hg_rows(binary, runs, smoke=False):
     top = tempfile.mkdtemp(prefix="pushbroker-hgbench-", dir=shm)
     env = dict(os.environ, HGRCPATH="", HGPLAIN="1", HGUSER="Bench <bench@example.com>",
                PUSHBROKER_SITE=os.path.join(top, "site.toml"), USER="bench")
-    open(env["PUSHBROKER_SITE"], "w").close()
+    with open(env["PUSHBROKER_SITE"], "w") as f:
+        f.write('[network]\nallow = ["127.0.0.0/8"]  # the receiver is on loopback\n')
 
     def configure(repo, kind):
         if kind == "notify":
