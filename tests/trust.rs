@@ -164,9 +164,17 @@ fn the_default_network_policy_refuses_loopback_and_unspecified_addresses() {
     // An empty [network] table: the default policy, no exception.
     env.write_site("[network]\n");
     let receiver = Receiver::start();
-    let port = receiver.url("").rsplit(':').next().expect("port").to_string();
+    let port = receiver
+        .url("")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_string();
     let targets = [
-        ("docker", format!("http://127.0.0.1:{port}/containers/create")),
+        (
+            "docker",
+            format!("http://127.0.0.1:{port}/containers/create"),
+        ),
         ("zeros", format!("http://0.0.0.0:{port}/")),
         ("zero", format!("http://0:{port}/")),
         ("unspecified6", format!("http://[::]:{port}/")),
@@ -217,9 +225,13 @@ fn the_default_network_policy_refuses_loopback_and_unspecified_addresses() {
 
     // With loopback opened by the site, the unspecified addresses stay refused.
     env.write_site("[network]\nallow = [\"127.0.0.0/8\"]\n");
-    env.pushbroker(&server, &["redeliver"]);
+    let redeliver = env.pushbroker(&server, &["redeliver"]);
+    assert_eq!(redeliver.status, 1, "four stay spooled: {}", redeliver.stdout);
     let requests = receiver.requests();
-    let paths: Vec<&str> = requests.iter().map(|request| request.url.as_str()).collect();
+    let paths: Vec<&str> = requests
+        .iter()
+        .map(|request| request.url.as_str())
+        .collect();
     assert_eq!(
         paths.len(),
         3,
@@ -255,13 +267,20 @@ fn template_files_are_read_only_from_the_template_directory() {
     // The repository's config holds a mirror URL with a token, as on many servers.
     env.git(
         &server,
-        &["config", "remote.mirror.url", "https://x:mirror-t0ken@example.com/w.git"],
+        &[
+            "config",
+            "remote.mirror.url",
+            "https://x:mirror-t0ken@example.com/w.git",
+        ],
     )
     .ok();
     let templates = server.join("pushbroker/templates");
     std::fs::create_dir_all(&templates).expect("templates");
-    std::fs::write(templates.join("push.txt.j2"), "{{ user }} pushed {{ total_commits }}")
-        .expect("template");
+    std::fs::write(
+        templates.join("push.txt.j2"),
+        "{{ user }} pushed {{ total_commits }}",
+    )
+    .expect("template");
     std::os::unix::fs::symlink("/etc/passwd", templates.join("passwd.j2")).expect("symlink");
     std::os::unix::fs::symlink("../../config", templates.join("hop.j2")).expect("symlink");
     std::os::unix::fs::symlink("/etc/passwd", server.join("passwd.j2")).expect("symlink");
@@ -299,7 +318,10 @@ fn template_files_are_read_only_from_the_template_directory() {
     assert_eq!(requests[0].body_text(), "alice pushed 1");
     assert_eq!(requests[0].header("Content-Type"), "text/plain");
     let everything = text_under(&server.join("pushbroker/spool"));
-    assert!(!everything.contains("root:"), "no /etc/passwd line anywhere");
+    assert!(
+        !everything.contains("root:"),
+        "no /etc/passwd line anywhere"
+    );
     assert!(!everything.contains("mirror-t0ken"));
 }
 
@@ -307,7 +329,8 @@ fn template_files_are_read_only_from_the_template_directory() {
 fn a_url_is_shown_with_its_credentials_masked_and_may_be_a_secret() {
     let mut env = TestEnv::new();
     let port = free_port();
-    let dead = format!("http://bot:pw-s3cret@127.0.0.1:{port}/hook?token=tok-s3cret&x=1#frag-s3cret");
+    let dead =
+        format!("http://bot:pw-s3cret@127.0.0.1:{port}/hook?token=tok-s3cret&x=1#frag-s3cret");
     let receiver = Receiver::start();
     // A webhook whose path is its credential, kept in the site's environment.
     env.set_env("CI_URL", &receiver.url("/hooks/path-s3cret"));
@@ -331,7 +354,10 @@ fn a_url_is_shown_with_its_credentials_masked_and_may_be_a_secret() {
         push.stderr
     );
     assert!(push.remote_lines()[0].contains(&shown), "{}", push.stderr);
-    assert_eq!(push.remote_lines()[1], "hidden (post): delivered (HTTP 200)");
+    assert_eq!(
+        push.remote_lines()[1],
+        "hidden (post): delivered (HTTP 200)"
+    );
     assert_eq!(receiver.only().url, "/hooks/path-s3cret");
 
     let dry_run = env

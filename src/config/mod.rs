@@ -7,6 +7,7 @@
 
 pub mod diagnostic;
 pub mod email;
+mod redact;
 pub mod repo;
 pub mod secret;
 pub mod site;

@@ -82,7 +82,8 @@ struct CommonOptions {
 }
 
 const COMMON_KEYS: &[&str] = &["name", "branches", "paths", "timeout", "max_commits"];
-const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
+/// Option names whose value is a secret, however it is written.
+pub(super) const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 
 /// Loads `path`; a missing file is a config with no services. `registered` names the
 /// custom brokers the site config registers: only those and the built-in ones may be
@@ -240,7 +241,7 @@ impl Loader<'_> {
             };
             target.insert(key.clone(), value.clone());
         }
-        let redacted = redact_table(&table);
+        let redacted = super::redact::options(&table);
         fn as_value<'i>(
             span: &std::ops::Range<usize>,
             table: DeTable<'i>,
@@ -370,46 +371,6 @@ fn check_unique_names(loader: &mut Loader<'_>, services: &[ServiceConfig]) {
                 ),
             ));
         }
-    }
-}
-
-/// The service's options as JSON for the payload, every secret replaced by `"***"`.
-fn redact_table(table: &DeTable<'_>) -> serde_json::Value {
-    let map = table
-        .iter()
-        .filter(|(key, _)| key.get_ref().as_ref() != "broker")
-        .map(|(key, value)| {
-            let key = key.get_ref().as_ref();
-            (key.to_string(), redact_value(key, value.get_ref()))
-        })
-        .collect();
-    serde_json::Value::Object(map)
-}
-
-fn redact_value(key: &str, value: &DeValue<'_>) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        DeValue::String(text) if secret::is_reference(text) || SECRET_KEYS.contains(&key) => {
-            Value::String("***".into())
-        }
-        DeValue::String(text) => Value::String(crate::trust::urls::masked_text(text)),
-        DeValue::Integer(number) => number
-            .as_str()
-            .parse::<i64>()
-            .map_or_else(|_| Value::String(number.as_str().into()), Value::from),
-        DeValue::Float(number) => number
-            .as_str()
-            .parse::<f64>()
-            .map_or(Value::Null, Value::from),
-        DeValue::Boolean(flag) => Value::Bool(*flag),
-        DeValue::Datetime(datetime) => Value::String(datetime.to_string()),
-        DeValue::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|item| redact_value(key, item.get_ref()))
-                .collect(),
-        ),
-        DeValue::Table(table) => redact_table(table),
     }
 }
 
