@@ -6,6 +6,7 @@ mod util;
 mod chat;
 mod check;
 mod custom;
+mod custom_exit;
 mod delivery;
 mod email;
 mod github;
