@@ -3,6 +3,7 @@
 
 mod util;
 
+mod broken_commits;
 mod chat;
 mod check;
 mod custom;
