@@ -105,6 +105,13 @@ pub struct Commit {
     pub utctimestamp: String,
     /// Link to the changeset on the forge (site `commit_url`).
     pub url: String,
+    /// Present only on a changeset that could not be wholly read: why, one line. When
+    /// the commit itself could not be read, its `message` is `(unreadable commit:
+    /// <why>)` and it has no author, dates, parents or files; when only its files could
+    /// not be listed (its parent is unreadable), it has everything but `files`. The
+    /// push is delivered all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
     /// What some formats need besides the Bitbucket fields; not part of the payload.
     #[serde(skip)]
     pub hidden: Hidden,

@@ -154,6 +154,7 @@ fn commit(n: u32, message: &str, parents: &[u32]) -> Commit {
         size: -1,
         timestamp: "2026-11-27 10:00:00".into(),
         utctimestamp: "2026-11-27 09:00:00+00:00".into(),
+        unreadable: None,
         hidden: Default::default(),
     }
 }

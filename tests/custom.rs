@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::util::{TestEnv, files_under, free_port, text_under};
 
-fn fixture(name: &str) -> PathBuf {
+pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/brokers")
         .join(name)
@@ -42,7 +42,7 @@ fn install_program(env: &TestEnv, source: &Path) -> (PathBuf, String) {
     (target, sha)
 }
 
-fn registration(name: &str, program: &Path, sha: &str, args: &[&str]) -> String {
+pub fn registration(name: &str, program: &Path, sha: &str, args: &[&str]) -> String {
     format!(
         "[brokers.{name}]\ncommand = {:?}\nsha256 = \"{sha}\"\nargs = {args:?}\n",
         program.display().to_string()

@@ -3,9 +3,11 @@
 
 mod util;
 
+mod broken_commits;
 mod chat;
 mod check;
 mod custom;
+mod custom_exit;
 mod delivery;
 mod email;
 mod github;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::broker::exec::{ExecBroker, sha256_file};
-use crate::broker::{Broker, Delivery, Verdict};
+use crate::broker::{Delivery, Verdict};
 use crate::deliver::new_delivery_id;
 use crate::verify;
 
@@ -74,9 +74,17 @@ pub fn run(request: &Request<'_>, out: &mut dyn Write) -> Result<ExitCode> {
             ref_index: None,
         };
         let started = Instant::now();
-        let outcome = broker.deliver(&delivery);
+        let attempt = broker.attempt(&delivery);
         let took = started.elapsed().as_millis();
-        if outcome.verdict == Verdict::Delivered {
+        let outcome = attempt.outcome;
+        if attempt.left_behind {
+            failed += 1;
+            writeln!(
+                out,
+                "  FAIL  {} ({took} ms): {}: a broker must leave nothing running when it exits",
+                case.name, outcome.detail
+            )?;
+        } else if outcome.verdict == Verdict::Delivered {
             writeln!(out, "  ok    {} ({took} ms)", case.name)?;
         } else {
             failed += 1;

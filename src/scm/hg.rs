@@ -124,6 +124,7 @@ fn to_commit(changeset: Changeset) -> Commit {
         timestamp,
         utctimestamp,
         url: String::new(),
+        unreadable: None,
         hidden: Hidden {
             diff: changeset.diff,
             tree_id: changeset.manifest,

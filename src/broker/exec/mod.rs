@@ -130,10 +130,24 @@ impl ExecBroker {
     }
 }
 
-impl Broker for ExecBroker {
-    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+/// One attempt's outcome, and whether the program left a process behind that held
+/// its output after it exited (`verify` fails such a program).
+pub struct Attempt {
+    /// How the delivery went.
+    pub outcome: Outcome,
+    /// See [`run::Finished::left_behind`].
+    pub left_behind: bool,
+}
+
+impl ExecBroker {
+    /// Runs the program once on `delivery`.
+    pub fn attempt(&self, delivery: &Delivery<'_>) -> Attempt {
+        let outcome = |outcome| Attempt {
+            outcome,
+            left_behind: false,
+        };
         if let Err(reason) = self.check_pin() {
-            return Outcome::failed(reason);
+            return outcome(Outcome::failed(reason));
         }
         let (env, input) = match self.environment(delivery).and_then(|env| {
             let input =
@@ -141,7 +155,7 @@ impl Broker for ExecBroker {
             Ok((env, input))
         }) {
             Ok(prepared) => prepared,
-            Err(error) => return Outcome::failed(format!("{error:#}")),
+            Err(error) => return outcome(Outcome::failed(format!("{error:#}"))),
         };
         let program = Program {
             command: &self.command,
@@ -151,11 +165,11 @@ impl Broker for ExecBroker {
             timeout: self.timeout,
         };
         if let Err(error) = crate::state::create_state_dir(&self.dir) {
-            return Outcome::retry(format!("{error:#}"));
+            return outcome(Outcome::retry(format!("{error:#}")));
         }
         let finished = match run::run(&program, &input) {
             Ok(finished) => finished,
-            Err(error) => return Outcome::failed(format!("{error:#}")),
+            Err(error) => return outcome(Outcome::failed(format!("{error:#}"))),
         };
         let output = format_output(&finished.stdout, &finished.stderr);
         let last_words = finished
@@ -165,10 +179,14 @@ impl Broker for ExecBroker {
             .find(|line| !line.trim().is_empty())
             .map(|line| format!(": {}", crate::text::one_line(line, 200)))
             .unwrap_or_default();
+        let left = match finished.left_behind {
+            true => LEFT_BEHIND,
+            false => "",
+        };
         let outcome = match finished.exit {
-            Exit::Code(0) => Outcome::delivered("exit 0"),
+            Exit::Code(0) => Outcome::delivered(format!("exit 0{left}")),
             Exit::Code(75) => Outcome::retry(format!("exit 75 (temporary failure){last_words}")),
-            Exit::Code(code) => Outcome::failed(format!("exit {code}{last_words}")),
+            Exit::Code(code) => Outcome::failed(format!("exit {code}{left}{last_words}")),
             Exit::Signal(signal) => {
                 Outcome::failed(format!("killed by signal {signal}{last_words}"))
             }
@@ -180,7 +198,19 @@ impl Broker for ExecBroker {
             Exit::Code(code) => outcome.with_status(i64::from(code)),
             _ => outcome,
         };
-        outcome.with_output(output)
+        Attempt {
+            outcome: outcome.with_output(output),
+            left_behind: finished.left_behind,
+        }
+    }
+}
+
+/// Said after the exit code of a program that left a process holding its output.
+const LEFT_BEHIND: &str = ", but a process it left behind held its output (killed)";
+
+impl Broker for ExecBroker {
+    fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        self.attempt(delivery).outcome
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {

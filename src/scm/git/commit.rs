@@ -3,18 +3,19 @@
 //! Commits and trees are read with gitoxide rather than libgit2: on a 10,000-commit push
 //! libgit2 spent most of its time in its object cache and allocator, and one process-wide
 //! lock on pack files kept a second thread from helping (see `bench/`). gitoxide reads
-//! with a per-handle delta cache, so each thread of [`super::read`] gets its own.
+//! with a per-handle delta cache, so each thread of [`super::read`] gets its own. The
+//! commit's headers are read by [`super::parse`], which refuses nothing git shows; a
+//! commit that still cannot be read is listed marked unreadable ([`unreadable`]).
 
 use anyhow::{Context, Result};
 use gix::ObjectId;
-use gix::actor::SignatureRef;
-use gix::objs::FindExt;
 
+use super::parse::{self, Person};
 use super::read::Objects;
 use crate::event::{Commit, Hidden};
-use crate::scm::dates::{iso8601, payload_dates};
+use crate::scm::dates::Date;
 use crate::scm::short_id;
-use crate::text::decode;
+use crate::text::{decode, one_line};
 
 /// Reads commits one after another, remembering the last one's tree: in a run of
 /// commits, oldest first, each one's parent is usually the one just read.
@@ -34,48 +35,56 @@ impl CommitReader {
         }
     }
 
-    /// Reads `id` into a changeset; `url` is filled in when the event is assembled, the
-    /// patch by [`super::patch`] when a service wants one.
+    /// Reads `id` into a changeset, or, when it cannot be read, the changeset that says
+    /// so ([`unreadable`]). `url` is filled in when the event is assembled, the patch by
+    /// [`super::patch`] when a service wants one.
+    pub fn read_or_mark(&mut self, id: ObjectId, branch: Option<String>) -> Commit {
+        match self.read(id, branch.clone()) {
+            Ok(commit) => commit,
+            Err(error) => {
+                self.last = None;
+                unreadable(id, branch, &format!("{error:#}"))
+            }
+        }
+    }
+
+    /// Reads `id` into a changeset.
     pub fn read(&mut self, id: ObjectId, branch: Option<String>) -> Result<Commit> {
-        let commit = self
-            .objects
-            .odb
-            .find_commit(&id, &mut self.data)
-            .with_context(|| format!("reading commit {id}"))?;
-        // An unreadable encoding header is treated as absent: the bytes still decode.
-        let encoding = commit
-            .encoding
-            .and_then(|name| std::str::from_utf8(name).ok());
-        let author = signature(commit.author().ok(), encoding);
-        let committer = signature(commit.committer().ok(), encoding);
-        let message = decode(commit.message, encoding);
-        let tree = commit.tree();
+        let raw = parse::commit(parse::commit_bytes(&self.objects.odb, &id, &mut self.data)?);
+        let encoding = raw.encoding;
+        let person = |line: Option<&[u8]>| match line {
+            Some(line) => parse::person(line, encoding),
+            None => Person::missing(),
+        };
+        let author = person(raw.author);
+        let committer = person(raw.committer);
+        let raw_author = match raw.author {
+            Some(_) => format!("{} <{}>", author.name, author.email),
+            None => String::new(),
+        };
+        let message = decode(raw.message, encoding);
+        let tree = raw
+            .tree
+            .with_context(|| format!("commit {id} names no tree"))?;
         let parents: Vec<ObjectId> = match self.objects.shallow.contains(&id) {
             true => Vec::new(),
-            false => commit.parents().collect(),
+            false => raw.parents,
         };
-        drop(commit); // its buffer is reused for the parent
 
-        let parent_tree = match parents.first() {
-            None => None,
-            Some(parent) => Some(match self.last {
-                Some((last, tree)) if last == *parent => tree,
-                _ => self
-                    .objects
-                    .odb
-                    .find_commit(parent, &mut self.data)
-                    .with_context(|| format!("reading commit {parent}, parent of {id}"))?
-                    .tree(),
-            }),
+        // Its files need its parent's tree too: when they cannot be listed, the rest of
+        // the changeset is still delivered, marked.
+        let (files, unreadable) = match self.files(id, tree, parents.first()) {
+            Ok(files) => (files, None),
+            Err(error) => (
+                Vec::new(),
+                Some(one_line(&format!("cannot list its files: {error:#}"), 300)),
+            ),
         };
-        self.last = Some((id, tree));
-        let files = super::tree_diff::changed_files(&self.objects.odb, parent_tree, tree)
-            .with_context(|| format!("listing the files of commit {id}"))?;
 
         let raw_node = id.to_string();
-        let (timestamp, utctimestamp) = payload_dates(author.seconds, author.offset_minutes);
+        let (timestamp, utctimestamp) = author.date.payload();
         Ok(Commit {
-            raw_author: format!("{} <{}>", author.name, author.email),
+            raw_author,
             author: author.name,
             branch,
             files,
@@ -91,44 +100,74 @@ impl CommitReader {
             timestamp,
             utctimestamp,
             url: String::new(),
+            unreadable,
             hidden: Hidden {
                 diff: None,
                 tree_id: tree.to_string(),
                 author_email: author.email,
-                author_date: iso8601(author.seconds, author.offset_minutes),
+                author_date: author.date.iso8601(),
                 committer_name: committer.name,
                 committer_email: committer.email,
-                committer_date: iso8601(committer.seconds, committer.offset_minutes),
+                committer_date: committer.date.iso8601(),
             },
         })
     }
 }
 
-/// An author or committer line, decoded.
-struct Person {
-    name: String,
-    email: String,
-    seconds: i64,
-    offset_minutes: i32,
+impl CommitReader {
+    /// The files commit `id` (of tree `tree`) changed against its first parent.
+    fn files(
+        &mut self,
+        id: ObjectId,
+        tree: ObjectId,
+        parent: Option<&ObjectId>,
+    ) -> Result<Vec<crate::event::FileChange>> {
+        let parent_tree = match parent {
+            None => None,
+            Some(parent) => Some(match self.last {
+                Some((last, tree)) if last == *parent => tree,
+                _ => {
+                    let bytes = parse::commit_bytes(&self.objects.odb, parent, &mut self.data)
+                        .with_context(|| format!("reading {parent}, its parent"))?;
+                    parse::commit(bytes)
+                        .tree
+                        .with_context(|| format!("its parent {parent} names no tree"))?
+                }
+            }),
+        };
+        self.last = None;
+        let files = super::tree_diff::changed_files(&self.objects.odb, parent_tree, tree)?;
+        self.last = Some((id, tree));
+        Ok(files)
+    }
 }
 
-/// Decodes a signature; a missing or malformed one (git accepts such commits) becomes
-/// an empty name at the epoch rather than losing the push.
-fn signature(parsed: Option<SignatureRef<'_>>, encoding: Option<&str>) -> Person {
-    let Some(signature) = parsed else {
-        return Person {
-            name: String::new(),
-            email: String::new(),
-            seconds: 0,
-            offset_minutes: 0,
-        };
-    };
-    let signature = signature.trim();
-    let time = signature.time().unwrap_or_default();
-    Person {
-        name: decode(signature.name, encoding),
-        email: decode(signature.email, encoding),
-        seconds: time.seconds,
-        offset_minutes: time.offset / 60,
+/// The changeset of a commit that cannot be read, so that the push is still delivered:
+/// its id and branch, `unreadable` set to why, the message `(unreadable commit: why)`,
+/// and nothing else (no author, no date, no parents, no files).
+pub fn unreadable(id: ObjectId, branch: Option<String>, reason: &str) -> Commit {
+    let reason = one_line(reason, 300);
+    let raw_node = id.to_string();
+    let (timestamp, utctimestamp) = Date::Missing.payload();
+    Commit {
+        author: String::new(),
+        branch,
+        files: Vec::new(),
+        message: format!("(unreadable commit: {reason})"),
+        node: short_id(&raw_node),
+        parents: Vec::new(),
+        raw_author: String::new(),
+        raw_node,
+        revision: None,
+        size: -1,
+        timestamp,
+        utctimestamp,
+        url: String::new(),
+        unreadable: Some(reason),
+        hidden: Hidden {
+            author_date: Date::Missing.iso8601(),
+            committer_date: Date::Missing.iso8601(),
+            ..Hidden::default()
+        },
     }
 }

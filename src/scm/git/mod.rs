@@ -5,9 +5,16 @@
 //! old values of the pushed refs and the current values of every ref the push did not
 //! touch, in any namespace. Each new commit is listed once, attributed to the first
 //! pushed branch that reaches it.
+//!
+//! Whatever `git log` shows is read: objects are read with gitoxide and their headers
+//! by [`parse`], which refuses nothing; the walk is libgit2's, and git's own
+//! (`git rev-list`, [`cli`]) when libgit2 refuses a commit on the way. A commit that
+//! still cannot be read is listed marked unreadable, and the push is delivered.
 
+mod cli;
 mod commit;
 pub mod input;
+mod parse;
 mod patch;
 mod read;
 mod tree_diff;
@@ -36,32 +43,33 @@ pub fn collect_known(
     limits: Limits,
     known: Option<&[Oid]>,
 ) -> Result<Changes> {
-    let tips = tips(repo, updates)?;
+    let objects = read::open_objects(repo.path())?;
+    let tips = tips(&objects, updates)?;
     let refs = updates
         .iter()
         .zip(&tips)
-        .map(|(update, tip)| ref_change(repo, update, *tip))
+        .map(|(update, tip)| ref_change(repo, &objects, update, *tip))
         .collect::<Result<Vec<_>>>()?;
 
     let new_commits = match known {
         Some(known) => known.to_vec(),
-        None => walk_new_commits(repo, updates, &tips)?,
+        None => walk_new_commits(repo, &objects, updates, &tips)?,
     };
     let total_commits = new_commits.len();
     let keep = match limits.max_commits {
         0 => total_commits,
         cap => cap.min(total_commits),
     };
-    let branches = attribute_branches(repo, updates, &tips, &new_commits)?;
+    let branches = attribute_branches(&objects, updates, &tips, &new_commits);
     let kept = &new_commits[total_commits - keep..];
     let wanted: Vec<(gix::ObjectId, Option<&str>)> = kept
         .iter()
         .map(|oid| (to_gix(*oid), branches.get(oid).copied()))
         .collect();
-    let mut commits = read::read_commits(&read::open_objects(repo.path())?, &wanted)?;
+    let mut commits = read::read_commits(&objects, &wanted)?;
     if let Some(cap) = limits.diff_lines {
-        for (commit, oid) in commits.iter_mut().zip(kept) {
-            commit.hidden.diff = Some(patch::patch(repo, *oid, cap)?);
+        for (commit, (id, _)) in commits.iter_mut().zip(&wanted) {
+            commit.hidden.diff = Some(patch::patch(repo, &objects, *id, cap));
         }
     }
     Ok(Changes {
@@ -76,18 +84,24 @@ fn to_gix(oid: Oid) -> gix::ObjectId {
     gix::ObjectId::try_from(oid.as_bytes()).expect("a SHA-1 from libgit2 is 20 bytes")
 }
 
+/// The same object id, as libgit2 spells it.
+fn from_gix(id: gix::ObjectId) -> Oid {
+    Oid::from_bytes(id.as_bytes()).expect("a SHA-1 from gitoxide is 20 bytes")
+}
+
 /// The push's new commits, oldest first: what a raw spool entry keeps of them.
 pub fn new_commit_ids(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>> {
-    walk_new_commits(repo, updates, &tips(repo, updates)?)
+    let objects = read::open_objects(repo.path())?;
+    walk_new_commits(repo, &objects, updates, &tips(&objects, updates)?)
 }
 
 /// The commit each pushed ref's new value peels to, when it names a commit at all.
-fn tips(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Option<Oid>>> {
+fn tips(objects: &read::Objects, updates: &[RefUpdate]) -> Result<Vec<Option<Oid>>> {
     updates
         .iter()
         .map(|update| match update.is_delete() {
             true => Ok(None),
-            false => peel_to_commit(repo, update.new)
+            false => peel_to_commit(objects, update.new)
                 .with_context(|| format!("reading {} of {}", update.new, update.name)),
         })
         .collect()
@@ -99,20 +113,25 @@ pub fn head_target(repo: &Repository) -> Option<String> {
     head.symbolic_target().ok().flatten().map(str::to_string)
 }
 
-/// The commit an object id peels to; `None` for a tag on a tree or blob.
-fn peel_to_commit(repo: &Repository, oid: Oid) -> Result<Option<Oid>> {
-    let object = repo
-        .find_object(oid, None)
-        .map_err(|error| match error.code() {
-            git2::ErrorCode::NotFound => {
-                anyhow::anyhow!("unknown revision {oid}: not in this repository")
-            }
-            _ => anyhow::anyhow!("cannot read revision {oid}: {}", error.message()),
-        })?;
-    Ok(object.peel_to_commit().ok().map(|commit| commit.id()))
+/// The commit an object id peels to; `None` for a tag on a tree or blob. (Read with
+/// gitoxide: libgit2 parses the commit to find it, and refuses some that git shows.)
+fn peel_to_commit(objects: &read::Objects, oid: Oid) -> Result<Option<Oid>> {
+    Ok(parse::peel_to_commit(&objects.odb, to_gix(oid))?.map(from_gix))
 }
 
-fn ref_change(repo: &Repository, update: &RefUpdate, new_commit: Option<Oid>) -> Result<RefChange> {
+/// Whether `new` contains `old`: libgit2's answer, git's when libgit2 cannot read the
+/// commits between them.
+fn contains(repo: &Repository, new: Oid, old: Oid) -> Result<bool> {
+    repo.graph_descendant_of(new, old)
+        .or_else(|_| cli::is_ancestor(repo.path(), old, new))
+}
+
+fn ref_change(
+    repo: &Repository,
+    objects: &read::Objects,
+    update: &RefUpdate,
+    new_commit: Option<Oid>,
+) -> Result<RefChange> {
     let (kind, name) = if let Some(name) = update.name.strip_prefix("refs/heads/") {
         (RefKind::Branch, name)
     } else if let Some(name) = update.name.strip_prefix("refs/tags/") {
@@ -121,18 +140,15 @@ fn ref_change(repo: &Repository, update: &RefUpdate, new_commit: Option<Oid>) ->
         (RefKind::Other, update.name.as_str())
     };
     let forced = match (update.is_create() || update.is_delete(), new_commit) {
-        (false, Some(new)) => match repo.find_object(update.old, None) {
+        (false, Some(new)) => match peel_to_commit(objects, update.old) {
             // The old value is gone (pruned): nothing shows it is contained.
             Err(_) => true,
-            Ok(old) => match old.peel_to_commit() {
-                Ok(old) => {
-                    old.id() != new
-                        && !repo
-                            .graph_descendant_of(new, old.id())
-                            .with_context(|| format!("comparing old and new {}", update.name))?
-                }
-                Err(_) => false,
-            },
+            Ok(Some(old)) => {
+                old != new
+                    && !contains(repo, new, old)
+                        .with_context(|| format!("comparing old and new {}", update.name))?
+            }
+            Ok(None) => false,
         },
         _ => false,
     };
@@ -151,21 +167,19 @@ fn ref_change(repo: &Repository, update: &RefUpdate, new_commit: Option<Oid>) ->
 /// Every new commit of the push, oldest first (parents before children).
 fn walk_new_commits(
     repo: &Repository,
+    objects: &read::Objects,
     updates: &[RefUpdate],
     tips: &[Option<Oid>],
 ) -> Result<Vec<Oid>> {
     if tips.iter().all(Option::is_none) {
         return Ok(Vec::new());
     }
-    let mut walk = repo.revwalk().context("starting the revision walk")?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-    for tip in tips.iter().flatten() {
-        walk.push(*tip)?;
-    }
+    let tips: Vec<Oid> = tips.iter().flatten().copied().collect();
+    let mut hidden = Vec::new();
     for update in updates.iter().filter(|update| !update.is_create()) {
         // An old value that no longer exists or is not a commit hides nothing.
-        if let Ok(Some(old)) = peel_to_commit(repo, update.old) {
-            walk.hide(old)?;
+        if let Ok(Some(old)) = peel_to_commit(objects, update.old) {
+            hidden.push(old);
         }
     }
     let pushed: HashSet<&str> = updates.iter().map(|update| update.name.as_str()).collect();
@@ -175,22 +189,40 @@ fn walk_new_commits(
         if pushed.contains(name) {
             continue;
         }
-        if let Ok(commit) = reference.peel_to_commit() {
-            walk.hide(commit.id())?;
+        let target = reference
+            .resolve()
+            .ok()
+            .and_then(|resolved| resolved.target());
+        if let Some(Ok(Some(commit))) = target.map(|target| peel_to_commit(objects, target)) {
+            hidden.push(commit);
         }
     }
-    walk.collect::<Result<Vec<_>, _>>()
+    libgit2_walk(repo, &tips, &hidden)
+        .or_else(|_| cli::rev_list(repo.path(), &tips, &hidden))
         .context("walking the pushed commits")
+}
+
+/// libgit2's walk: fast, but it fails on a commit whose author or date it cannot parse.
+fn libgit2_walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>> {
+    let mut walk = repo.revwalk().context("starting the revision walk")?;
+    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
+    for tip in tips {
+        walk.push(*tip)?;
+    }
+    for hide in hidden {
+        walk.hide(*hide)?;
+    }
+    Ok(walk.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The first pushed branch (in input order) that reaches each new commit. Commits that
 /// only a tag or another ref reaches have no entry.
 fn attribute_branches<'u>(
-    repo: &Repository,
+    objects: &read::Objects,
     updates: &'u [RefUpdate],
     tips: &[Option<Oid>],
     new_commits: &[Oid],
-) -> Result<HashMap<Oid, &'u str>> {
+) -> HashMap<Oid, &'u str> {
     let branch_tips: Vec<(&str, Oid)> = updates
         .iter()
         .zip(tips)
@@ -204,9 +236,10 @@ fn attribute_branches<'u>(
     if let ([(name, _)], 1) = (branch_tips.as_slice(), reaching) {
         // One ref brought every new commit, and it is a branch: no graph to read.
         branches.extend(new_commits.iter().map(|oid| (*oid, *name)));
-        return Ok(branches);
+        return branches;
     }
     let is_new: HashSet<Oid> = new_commits.iter().copied().collect();
+    let mut buffer = Vec::new();
     for (name, tip) in branch_tips {
         let mut stack = vec![tip];
         while let Some(oid) = stack.pop() {
@@ -214,13 +247,14 @@ fn attribute_branches<'u>(
                 continue;
             }
             branches.insert(oid, name);
-            let commit = repo
-                .find_commit(oid)
-                .with_context(|| format!("reading commit {oid}"))?;
-            stack.extend(commit.parent_ids());
+            // A commit that cannot be read is listed unreadable; what only it leads to
+            // gets its branch from another path, or none.
+            if let Ok(bytes) = parse::commit_bytes(&objects.odb, &to_gix(oid), &mut buffer) {
+                stack.extend(parse::commit(bytes).parents.into_iter().map(from_gix));
+            }
         }
     }
-    Ok(branches)
+    branches
 }
 
 /// A test event's changes: the tip of the default branch (what `HEAD` names) as one
@@ -228,21 +262,31 @@ fn attribute_branches<'u>(
 pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
     let head = repo.find_reference("HEAD").context("reading HEAD")?;
     let refname = head_target(repo).unwrap_or_else(|| "HEAD".to_string());
-    let tip = head
+    let no_commits = || format!("the default branch {refname} has no commits yet");
+    let target = head
         .resolve()
-        .and_then(|reference| reference.peel_to_commit())
-        .with_context(|| format!("the default branch {refname} has no commits yet"))?;
+        .ok()
+        .and_then(|reference| reference.target())
+        .with_context(no_commits)?;
+    let objects = read::open_objects(repo.path())?;
+    let tip = peel_to_commit(&objects, target)?.with_context(no_commits)?;
     let name = refname
         .strip_prefix("refs/heads/")
         .unwrap_or(&refname)
         .to_string();
-    let objects = read::open_objects(repo.path())?;
+    let commit =
+        commit::CommitReader::new(objects.clone()).read_or_mark(to_gix(tip), Some(name.clone()));
     // A shallow repository's cut commit has no parent here, as its changeset says.
-    let parent = match objects.shallow.contains(&to_gix(tip.id())) {
+    let parent = match objects.shallow.contains(&to_gix(tip)) {
         true => None,
-        false => tip.parent_ids().next(),
+        false => {
+            let mut buffer = Vec::new();
+            parse::commit_bytes(&objects.odb, &to_gix(tip), &mut buffer)
+                .ok()
+                .and_then(|bytes| parse::commit(bytes).parents.first().copied())
+                .map(from_gix)
+        }
     };
-    let commit = commit::CommitReader::new(objects).read(to_gix(tip.id()), Some(name.clone()))?;
     Ok(Changes {
         commits: vec![commit],
         total_commits: 1,
@@ -251,7 +295,7 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
             name,
             kind: RefKind::Branch,
             old: parent.map(|oid| oid.to_string()),
-            new: Some(tip.id().to_string()),
+            new: Some(tip.to_string()),
             created: parent.is_none(),
             deleted: false,
             forced: false,

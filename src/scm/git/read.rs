@@ -54,7 +54,8 @@ pub fn open_objects(git_dir: &Path) -> Result<Objects> {
     })
 }
 
-/// Reads each `(commit, branch)` into a changeset, in the order given.
+/// Reads each `(commit, branch)` into a changeset, in the order given; a commit that
+/// cannot be read is a changeset marked unreadable, not an error.
 pub fn read_commits(objects: &Objects, wanted: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = cores
@@ -84,9 +85,11 @@ pub fn read_commits(objects: &Objects, wanted: &[(ObjectId, Option<&str>)]) -> R
     })
 }
 
+/// Reads a run of commits; one that cannot be read is listed marked unreadable.
 fn read_run(objects: Objects, run: &[(ObjectId, Option<&str>)]) -> Result<Vec<Commit>> {
     let mut reader = CommitReader::new(objects);
-    run.iter()
-        .map(|(id, branch)| reader.read(*id, branch.map(str::to_string)))
-        .collect()
+    Ok(run
+        .iter()
+        .map(|(id, branch)| reader.read_or_mark(*id, branch.map(str::to_string)))
+        .collect())
 }
