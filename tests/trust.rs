@@ -226,7 +226,11 @@ fn the_default_network_policy_refuses_loopback_and_unspecified_addresses() {
     // With loopback opened by the site, the unspecified addresses stay refused.
     env.write_site("[network]\nallow = [\"127.0.0.0/8\"]\n");
     let redeliver = env.pushbroker(&server, &["redeliver"]);
-    assert_eq!(redeliver.status, 1, "four stay spooled: {}", redeliver.stdout);
+    assert_eq!(
+        redeliver.status, 1,
+        "four stay spooled: {}",
+        redeliver.stdout
+    );
     let requests = receiver.requests();
     let paths: Vec<&str> = requests
         .iter()
