@@ -98,6 +98,9 @@ enum Command {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Renders a template in a process of its own (used by format = "template").
+    #[command(name = "__render-template", hide = true)]
+    RenderTemplate,
     /// Print the payload a push would produce: [REPO] OLD NEW REF [OLD NEW REF…].
     Payload {
         /// Output form.
@@ -217,6 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             cmd::redeliver::run(repo.as_deref(), &ids, &mut out)
         }
+        Command::RenderTemplate => Ok(pushbroker::broker::post::template::render_child()),
         Command::Payload {
             format,
             max_commits,

@@ -265,6 +265,7 @@ fn template_files_are_read_only_from_the_template_directory() {
         template("passwd", "passwd.j2"),
         template("gitconfig", "config"),
         template("hop", "hop.j2"),
+        template("hard", "hard.j2"),
     ]
     .concat();
     let server = env.server("acme", "widgets", &config);
@@ -288,6 +289,7 @@ fn template_files_are_read_only_from_the_template_directory() {
     std::os::unix::fs::symlink("/etc/passwd", templates.join("passwd.j2")).expect("symlink");
     std::os::unix::fs::symlink("../../config", templates.join("hop.j2")).expect("symlink");
     std::os::unix::fs::symlink("/etc/passwd", server.join("passwd.j2")).expect("symlink");
+    std::fs::hard_link(server.join("config"), templates.join("hard.j2")).expect("hard link");
 
     let run = env.pushbroker(&server, &["check"]);
     assert_eq!(run.status, 1);
@@ -310,6 +312,11 @@ fn template_files_are_read_only_from_the_template_directory() {
                 "error: {}: service \"hop\": template_file \"hop.j2\" leads outside {} (symlinks resolved): not read",
                 config_path.display(),
                 templates.display()
+            ),
+            format!(
+                "error: {}: service \"hard\": the template {} has other names (hard links): not read; copy the file instead",
+                config_path.display(),
+                templates.join("hard.j2").display()
             ),
         ]
     );
@@ -399,4 +406,90 @@ fn a_url_is_shown_with_its_credentials_masked_and_may_be_a_secret() {
     );
     assert!(everything.contains("token=***"), "{everything}");
     assert!(!everything.contains("s3cret"), "{everything}");
+}
+
+#[test]
+fn a_template_cannot_exhaust_the_hooks_memory() {
+    let env = TestEnv::new();
+    let receiver = Receiver::start();
+    // Each step is cheap in fuel; together they ask for a gigabyte.
+    let greedy = "{% set a = 'x' * 50000000 %}{% set b = [a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a,a]|join %}{{ b|length }}";
+    let config = format!(
+        "[[service]]\nbroker = \"post\"\nname = \"greedy\"\nurl = \"{url}\"\nformat = \"template\"\n\
+         template = \"{greedy}\"\n\n\
+         [[service]]\nbroker = \"post\"\nname = \"small\"\nurl = \"{url}\"\nformat = \"template\"\n\
+         content_type = \"text/plain\"\ntemplate = \"{{{{ user }}}}\"\n",
+        url = receiver.url("/t")
+    );
+    let server = env.server("acme", "widgets", &config);
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let push = env.push(&work, &server, &["main"]);
+    assert_eq!(
+        push.remote_lines(),
+        vec![
+            "greedy (post): failed, spooled for `pushbroker redeliver`: rendering the template: \
+             the template needed more than 512 MiB of memory or 10 s of CPU to render: not sent"
+                .to_string(),
+            "small (post): delivered (HTTP 200)".to_string(),
+        ]
+    );
+    assert_eq!(receiver.only().body_text(), "alice");
+    assert_eq!(spooled(&server).len(), 1);
+}
+
+#[test]
+fn a_secret_granted_for_some_hosts_goes_to_no_other() {
+    let mut env = TestEnv::new();
+    let receiver = Receiver::start();
+    // A chat webhook whose path is its credential, granted for its own host only.
+    env.set_env("CHAT_URL", &receiver.url("/services/T0/B0/PATHSECRET"));
+    env.write_site(
+        "[secrets.chat]\nvalue = \"env:CHAT_URL\"\nrepositories = [\"**\"]\nhosts = [\"127.0.0.1\"]\n",
+    );
+    let port = receiver
+        .url("")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_string();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"slack\"\nname = \"chat\"\nurl = \"secret:chat\"\n\n\
+             [[service]]\nbroker = \"matrix\"\nname = \"steal\"\nhomeserver = \"http://localhost:{port}\"\n\
+             room = \"!r:example.com\"\ntoken = \"secret:chat\"\n\n\
+             [[service]]\nbroker = \"post\"\nname = \"forge\"\nurl = \"http://localhost:{port}/\"\n\
+             format = \"gitlab\"\nsecret = \"secret:chat\"\n"
+        ),
+    );
+    let check = env.pushbroker(&server, &["check"]);
+    assert_eq!(check.status, 1);
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let push = env.push(&work, &server, &["main"]);
+    let expected = "secret:chat may be sent only to 127.0.0.1 (the site's [secrets.chat] hosts), not to localhost";
+    for (name, broker) in [("steal", "matrix"), ("forge", "post")] {
+        let line = push
+            .remote_lines()
+            .into_iter()
+            .find(|line| line.starts_with(&format!("{name} ({broker})")))
+            .unwrap_or_else(|| panic!("no line for {name}: {}", push.stderr));
+        assert!(line.ends_with(expected), "{line}");
+        assert!(
+            check
+                .stdout
+                .contains(&format!("service {name:?}: {expected}")),
+            "{}",
+            check.stdout
+        );
+    }
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1, "only the chat message went out");
+    assert_eq!(requests[0].url, "/services/T0/B0/PATHSECRET");
+    assert!(
+        !format!("{}{}", push.stderr, text_under(&server.join("pushbroker")))
+            .contains("PATHSECRET")
+    );
 }

@@ -170,6 +170,12 @@ pub struct SecretGrant {
     /// (`/srv/git/acme/*.git`; `*` stays within one directory, `**` crosses them, so
     /// `"**"` grants it to every repository).
     pub repositories: RepoGlobs,
+    /// The hosts it may be sent to (or sign requests for): `"ci.example.com"`,
+    /// `"*.example.com"`. Empty (the default): any destination, so the repository's
+    /// admin can in effect read it (a matrix token sent to their own server); with
+    /// hosts, no custom broker may take it.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// Globs of repository paths.

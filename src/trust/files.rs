@@ -6,7 +6,8 @@
 //! from one template to another, never outside. Neither the directory nor the state
 //! directory holding it may be a symlink, and the file is checked again through the
 //! descriptor that was opened, so swapping a path between the check and the read does
-//! not help. The repository's own `config`/`hgrc` is never inside it.
+//! not help. A file with more than one name (a hard link, which may be the repository's
+//! own `config`) is not read either.
 
 use std::fs;
 use std::io::Read;
@@ -82,6 +83,14 @@ pub fn read_template(state: &StateDir, relative: &Path) -> Result<String> {
     if !metadata.is_file() {
         bail!("the template {} is not a regular file", shown.display());
     }
+    // A hard link is another name of a file that may live anywhere (the repository's
+    // own config, say): a template has one name, in this directory.
+    if std::os::unix::fs::MetadataExt::nlink(&metadata) > 1 {
+        bail!(
+            "the template {} has other names (hard links): not read; copy the file instead",
+            shown.display()
+        );
+    }
     if metadata.len() > MAX_TEMPLATE_BYTES {
         bail!(
             "the template {} is larger than {} KiB",
@@ -127,7 +136,14 @@ mod tests {
         std::os::unix::fs::symlink(root.path().join("outside"), dir.join("out.j2"))
             .expect("symlink");
         std::os::unix::fs::symlink(git_dir.join("config"), dir.join("config")).expect("symlink");
-        for name in ["out.j2", "config", "../../config", "../deliveries.jsonl"] {
+        fs::hard_link(git_dir.join("config"), dir.join("hard.j2")).expect("hard link");
+        for name in [
+            "out.j2",
+            "config",
+            "../../config",
+            "../deliveries.jsonl",
+            "hard.j2",
+        ] {
             let error = read(name).expect_err(name);
             assert!(!format!("{error:#}").contains("tok@"), "{error:#}");
         }

@@ -56,6 +56,7 @@ const SPECIAL_V6: &[&str] = &[
     "::/128",         // unspecified
     "64:ff9b:1::/48", // local-use IPv4/IPv6 translation
     "100::/64",       // discard-only
+    "100:0:0:1::/64", // dummy prefix
     "2001::/23",      // IETF protocol assignments (Teredo, benchmarking, ORCHID, …)
     "2001:db8::/32",  // documentation
     "3fff::/20",      // documentation
@@ -79,14 +80,14 @@ const METADATA: &[&str] = &[
 ];
 
 /// The IPv4 address an IPv6 address embeds, for the forms that carry one to an IPv4
-/// host: IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64
-/// `64:ff9b::a.b.c.d` and 6to4 `2002:aabb:ccdd::/48`.
+/// host: IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated `::ffff:0:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d` and 6to4 `2002:aabb:ccdd::/48`.
 pub fn embedded_ipv4(address: Ipv6Addr) -> Option<Ipv4Addr> {
     let segments = address.segments();
     let octets = address.octets();
     let last = Ipv4Addr::new(octets[12], octets[13], octets[14], octets[15]);
     match segments {
-        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(last),
+        [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0xffff, 0, _, _] => Some(last),
         // `::` and `::1` are themselves, not compatible addresses.
         [0, 0, 0, 0, 0, 0, _, _] if u128::from(address) > 1 => Some(last),
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(last),
@@ -155,8 +156,9 @@ impl NetworkPolicy {
     }
 
     /// Whether `address` may be reached. An address that embeds an IPv4 address is
-    /// judged as both forms: allowed when either is allowed, denied when either is
-    /// denied. A metadata address needs an `allow` entry of its own.
+    /// judged as that IPv4 address: allowed only when it is (an allowed translation
+    /// prefix opens no private IPv4 behind it), denied when either form is. A metadata
+    /// address needs an `allow` entry of its own.
     pub fn permits(&self, address: IpAddr) -> bool {
         let judged = match address {
             IpAddr::V6(v6) => embedded_ipv4(v6).map_or(address, IpAddr::V4),
@@ -168,11 +170,7 @@ impl NetworkPolicy {
                 net.prefix_len() == net.max_prefix_len() && forms.contains(&net.addr())
             });
         }
-        if self
-            .allow
-            .iter()
-            .any(|net| forms.iter().any(|form| net.contains(form)))
-        {
+        if self.allow.iter().any(|net| net.contains(&judged)) {
             return true;
         }
         !self
@@ -292,6 +290,9 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
             "2002:a9fe:a9fe::1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
+            "100:0:0:1::1",
         ];
         for address in denied {
             assert!(!permits(&default, address), "{address} must be denied");
@@ -323,6 +324,12 @@ mod tests {
         assert!(permits(&site, "10.1.2.3"));
         assert!(!permits(&site, "10.9.9.9"));
         assert!(!permits(&site, "::1"), "IPv6 loopback is its own entry");
+        let nat64 = policy(&[], &["64:ff9b::/96"]);
+        assert!(permits(&nat64, "64:ff9b::808:808"));
+        assert!(
+            !permits(&nat64, "64:ff9b::a00:1"),
+            "an allowed translation prefix opens no private IPv4 behind it"
+        );
         assert!(!permits(&site, "8.8.8.8"), "the site's own deny");
         assert!(permits(&site, "1.1.1.1"));
     }

@@ -30,7 +30,62 @@ pub struct Grants {
     /// The repository's path as grants match it.
     repository: PathBuf,
     /// The granted secrets, by name.
-    granted: Vec<(String, SecretRef)>,
+    granted: Vec<Grant>,
+}
+
+/// One secret granted to the repository.
+#[derive(Debug, Clone)]
+struct Grant {
+    name: String,
+    value: SecretRef,
+    /// Where it may be sent; any destination when empty.
+    hosts: Vec<String>,
+}
+
+/// Where a broker will send a secret (or what it signs with it).
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// A request to this host.
+    Host(&'a str),
+    /// A custom broker program, which may send it anywhere.
+    Program,
+}
+
+impl Grant {
+    /// Whether this secret may go to `destination`: anywhere when the grant names no
+    /// hosts; else only to a host it names (`*.example.com` names every subdomain), and
+    /// never to a program.
+    fn allows(&self, destination: Destination<'_>) -> Result<(), String> {
+        if self.hosts.is_empty() {
+            return Ok(());
+        }
+        let name = &self.name;
+        let hosts = self.hosts.join(", ");
+        match destination {
+            Destination::Host(host)
+                if self.hosts.iter().any(|pattern| host_matches(pattern, host)) =>
+            {
+                Ok(())
+            }
+            Destination::Host(host) => Err(format!(
+                "secret:{name} may be sent only to {hosts} (the site's [secrets.{name}] hosts), \
+                 not to {host}"
+            )),
+            Destination::Program => Err(format!(
+                "secret:{name} may be sent only to {hosts} (the site's [secrets.{name}] hosts): \
+                 a custom broker cannot take it"
+            )),
+        }
+    }
+}
+
+/// Whether `host` is `pattern`, or a subdomain of `x` for a pattern `*.x`; case-blind.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    let (pattern, host) = (pattern.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match pattern.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{domain}")),
+        None => pattern == host,
+    }
 }
 
 /// A secret a repository may use: the only way a repository config's secret is read.
@@ -53,7 +108,11 @@ impl Grants {
             .secrets
             .iter()
             .filter(|(_, grant)| grant.repositories.matches(&repository))
-            .map(|(name, grant)| (name.clone(), grant.value.clone()))
+            .map(|(name, grant)| Grant {
+                name: name.clone(),
+                value: grant.value.clone(),
+                hosts: grant.hosts.clone(),
+            })
             .collect();
         Grants {
             repository,
@@ -61,22 +120,41 @@ impl Grants {
         }
     }
 
-    /// Whether the repository may use `secret`; the error says what to do, in one line,
-    /// without any secret value.
+    /// Whether the repository may use `secret` at all (where it goes is judged when the
+    /// service is built); the error says what to do, in one line, without any secret
+    /// value.
     pub fn check(&self, secret: &RepoSecret) -> Result<(), String> {
-        self.permit(secret).map(|_| ())
+        self.grant(secret).map(|_| ())
     }
 
-    /// The secret, if the repository may use it.
-    pub fn permit(&self, secret: &RepoSecret) -> Result<Granted, String> {
+    /// The secret, if the repository may use it and send it to `destination`.
+    pub fn permit(
+        &self,
+        secret: &RepoSecret,
+        destination: Destination<'_>,
+    ) -> Result<Granted, String> {
+        match self.grant(secret)? {
+            None => match secret {
+                RepoSecret::Inline(value) => Ok(Granted(SecretRef::Inline(value.clone()))),
+                _ => unreachable!("only inline values need no grant"),
+            },
+            Some(grant) => {
+                grant.allows(destination)?;
+                Ok(Granted(grant.value.clone()))
+            }
+        }
+    }
+
+    /// The grant `secret` needs (`None` for a value written inline), if there is one.
+    fn grant(&self, secret: &RepoSecret) -> Result<Option<&Grant>, String> {
         let repository = self.repository.display();
         match secret {
-            RepoSecret::Inline(value) => Ok(Granted(SecretRef::Inline(value.clone()))),
+            RepoSecret::Inline(_) => Ok(None),
             RepoSecret::Named(name) => self
                 .granted
                 .iter()
-                .find(|(granted, _)| granted == name)
-                .map(|(_, value)| Granted(value.clone()))
+                .find(|grant| &grant.name == name)
+                .map(Some)
                 .ok_or_else(|| {
                     format!(
                         "secret:{name} is not granted to this repository ({repository}): \
@@ -87,8 +165,8 @@ impl Grants {
             RepoSecret::Site(reference) => self
                 .granted
                 .iter()
-                .find(|(_, value)| value == reference)
-                .map(|(_, value)| Granted(value.clone()))
+                .find(|grant| &grant.value == reference)
+                .map(Some)
                 .ok_or_else(|| {
                     format!(
                         "{reference:?} is not granted to this repository ({repository}): a \
@@ -103,9 +181,10 @@ impl Grants {
 }
 
 impl Grants {
-    /// The secret of a repository config, if granted, as an error for a broker's build.
-    pub fn secret(&self, secret: &RepoSecret) -> Result<Granted> {
-        self.permit(secret).map_err(anyhow::Error::msg)
+    /// The secret of a repository config, if granted for `destination`, as an error for
+    /// a broker's build.
+    pub fn secret(&self, secret: &RepoSecret, destination: Destination<'_>) -> Result<Granted> {
+        self.permit(secret, destination).map_err(anyhow::Error::msg)
     }
 
     /// A service's URL: as written (shown masked), or read from a granted secret (shown
@@ -121,9 +200,20 @@ impl Grants {
                 url: url.clone(),
             }),
             ServiceUrl::Secret(secret) => {
-                let value = self.secret(secret)?.resolve()?;
+                // A URL secret is judged by the host it names, once it is read.
+                let grant = self.grant(secret).map_err(anyhow::Error::msg)?;
+                let value = match (grant, secret) {
+                    (Some(grant), _) => grant.value.resolve()?,
+                    (None, RepoSecret::Inline(value)) => value.clone(),
+                    (None, _) => unreachable!("only inline values need no grant"),
+                };
                 let HttpUrl(url) = HttpUrl::parse(value.expose().trim())
                     .map_err(|problem| anyhow::anyhow!("the URL in {secret:?}: {problem}"))?;
+                if let Some(grant) = grant {
+                    grant
+                        .allows(Destination::Host(url.host_str().unwrap_or("")))
+                        .map_err(anyhow::Error::msg)?;
+                }
                 Ok(ShownUrl {
                     shown: urls::host_only(&url),
                     url,
@@ -168,10 +258,47 @@ mod tests {
             "{error}"
         );
         assert!(
+            widgets
+                .permit(&named, Destination::Host("anywhere.example"))
+                .is_ok(),
+            "a grant without hosts goes anywhere"
+        );
+        assert!(
             RepoSecret::parse("hunter2")
                 .map(|inline| widgets.check(&inline).is_ok())
                 .unwrap_or(false),
             "inline values are the repository's own"
         );
+    }
+
+    #[test]
+    fn a_grant_with_hosts_goes_only_there() {
+        let site = site(
+            "[secrets.ci]\nvalue = \"env:CI\"\nrepositories = [\"**\"]\n\
+             hosts = [\"ci.example.com\", \"*.hooks.example.com\"]\n",
+        );
+        let grants = Grants::for_repository(&site, Path::new("/srv/git/x.git"));
+        let named = RepoSecret::parse("secret:ci").expect("named");
+        for host in ["ci.example.com", "CI.example.com", "a.hooks.example.com"] {
+            assert!(
+                grants.permit(&named, Destination::Host(host)).is_ok(),
+                "{host}"
+            );
+        }
+        for host in [
+            "evil.example.com",
+            "hooks.example.com",
+            "xhooks.example.com",
+            "127.0.0.1",
+        ] {
+            let error = grants
+                .permit(&named, Destination::Host(host))
+                .expect_err(host);
+            assert!(error.contains(&format!("not to {host}")), "{error}");
+        }
+        let error = grants
+            .permit(&named, Destination::Program)
+            .expect_err("a program");
+        assert!(error.contains("a custom broker cannot take it"), "{error}");
     }
 }

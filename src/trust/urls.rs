@@ -2,8 +2,8 @@
 //! spool, error messages, payloads and `Debug`.
 //!
 //! A URL is shown with its user info, every query value and its fragment replaced by
-//! `***` (a query key stays, so `?token=***` still says what was there; a part without
-//! `=` is masked whole). URLs whose path is
+//! `***` (a query key stays, so `?token=***` still says what was there; a part without a
+//! value is masked whole). URLs whose path is
 //! the credential (chat webhooks, a URL given as a secret reference) are shown as their
 //! scheme and host alone.
 
@@ -22,12 +22,12 @@ pub fn masked(url: &Url) -> String {
         let _ = shown.set_password(Some(MASK));
     }
     if let Some(query) = url.query() {
-        // `key=value` shows its key; a part without `=` may itself be the token.
+        // `key=value` shows its key; a part without a value may itself be the token.
         let parts: Vec<String> = query
             .split('&')
             .map(|part| match part.split_once('=') {
-                Some((key, _)) => format!("{key}={MASK}"),
-                None => MASK.to_string(),
+                Some((key, value)) if !value.is_empty() => format!("{key}={MASK}"),
+                _ => MASK.to_string(),
             })
             .collect();
         shown.set_query(Some(&parts.join("&")));
@@ -88,6 +88,10 @@ mod tests {
         assert_eq!(
             mask("https://ci.example.com/?s3cret"),
             "https://ci.example.com/?***"
+        );
+        assert_eq!(
+            mask("https://ci.example.com/?S3CRET=&a=1"),
+            "https://ci.example.com/?***&a=***"
         );
         assert!(!mask("https://x.example.com/?a=%73%33cret").contains("cret"));
         assert_eq!(

@@ -10,7 +10,7 @@ use super::{more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
 use crate::config::secret::RepoSecret;
 use crate::config::values::ServiceUrl;
-use crate::trust::secrets::Granted;
+use crate::trust::secrets::{Destination, Granted};
 
 /// `[[service]] broker = "matrix"` options.
 #[derive(Debug, Deserialize)]
@@ -32,7 +32,10 @@ impl BrokerConfig for MatrixConfig {
             homeserver: homeserver.url.as_str().trim_end_matches('/').to_string(),
             shown: homeserver.shown.trim_end_matches('/').to_string(),
             room: self.room.clone(),
-            token: context.grants.secret(&self.token)?,
+            token: context.grants.secret(
+                &self.token,
+                Destination::Host(homeserver.url.host_str().unwrap_or("")),
+            )?,
             agent: http::agent(context),
         }))
     }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::secret::RepoSecret;
-use crate::trust::secrets::Granted;
+use crate::trust::secrets::{Destination, Granted};
 use run::{Exit, Program};
 
 /// A repository's use of a registered broker: its name and its secret options. Its other
@@ -40,7 +40,12 @@ impl BrokerConfig for ExecConfig {
         let secrets = self
             .secrets
             .iter()
-            .map(|(option, secret)| Ok((option.clone(), context.grants.secret(secret)?)))
+            .map(|(option, secret)| {
+                Ok((
+                    option.clone(),
+                    context.grants.secret(secret, Destination::Program)?,
+                ))
+            })
             .collect::<Result<_>>()?;
         Ok(Box::new(ExecBroker {
             name: self.broker.clone(),

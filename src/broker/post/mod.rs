@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome, http};
 use crate::config::secret::RepoSecret;
 use crate::config::values::ServiceUrl;
-use crate::trust::secrets::Granted;
+use crate::trust::secrets::{Destination, Granted};
 
 /// `[[service]] broker = "post"` options.
 #[derive(Debug, Deserialize)]
@@ -102,7 +102,11 @@ impl BrokerConfig for PostConfig {
             .clone()
             .unwrap_or_else(|| "application/json".into());
         let secret = match &self.secret {
-            Some(secret) => Some(context.grants.secret(secret)?),
+            Some(secret) => Some(
+                context
+                    .grants
+                    .secret(secret, Destination::Host(url.host_str().unwrap_or("")))?,
+            ),
             None => None,
         };
         Ok(Box::new(PostBroker {
