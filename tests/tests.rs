@@ -16,3 +16,4 @@ mod new_commits;
 mod post;
 mod reading;
 mod smtp_tls;
+mod wal;
