@@ -16,4 +16,5 @@ mod new_commits;
 mod post;
 mod reading;
 mod smtp_tls;
+mod spool;
 mod wal;

@@ -155,7 +155,7 @@ pub struct Recovered {
 /// running hooks alone. Call it holding the spool's lock.
 pub fn recover(spool: &Spool) -> Result<Recovered> {
     let mut recovered = Recovered::default();
-    for (path, file_type) in spool::list(&spool.journal_dir())? {
+    for (path, file_type) in crate::state::list(&spool.journal_dir())? {
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
             continue;
         };
@@ -243,7 +243,7 @@ fn read_journal(path: &Path, name: &str) -> Result<(HeaderIn, HashSet<String>), 
     let file_type = fs::symlink_metadata(path)
         .map_err(|error| format!("cannot be read ({error})"))?
         .file_type();
-    let bytes = spool::read_regular(path, file_type)?;
+    let bytes = crate::state::read_regular(path, file_type)?;
     let mut lines = bytes
         .split(|byte| *byte == b'\n')
         .filter(|line| !line.is_empty());

@@ -261,7 +261,7 @@ impl Spool {
     /// an id that is not its file's name, a ref index out of range.
     pub fn entries(&self) -> Result<Listing> {
         let mut listing = Listing::default();
-        for (path, file_type) in list(&self.dir)? {
+        for (path, file_type) in crate::state::list(&self.dir)? {
             let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
                 continue;
             };
@@ -296,7 +296,7 @@ impl Spool {
 
     /// The files kept in `bad/`, by name.
     pub fn bad_files(&self) -> Result<Vec<String>> {
-        Ok(list(&self.bad_dir())?
+        Ok(crate::state::list(&self.bad_dir())?
             .iter()
             .filter_map(|(path, _)| path.file_name())
             .map(|name| name.to_string_lossy().into_owned())
@@ -310,44 +310,11 @@ impl Spool {
     }
 }
 
-/// The entries of `dir` with their types (a symlink is a symlink), sorted; none when it
-/// does not exist.
-pub(super) fn list(dir: &Path) -> Result<Vec<(PathBuf, fs::FileType)>> {
-    let listing = match fs::read_dir(dir) {
-        Ok(listing) => listing,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(error).with_context(|| format!("listing {}", dir.display())),
-    };
-    let mut paths: Vec<(PathBuf, fs::FileType)> = listing
-        .filter_map(|entry| entry.ok())
-        .filter_map(|entry| entry.file_type().ok().map(|kind| (entry.path(), kind)))
-        .collect();
-    paths.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(paths)
-}
-
-/// Reads a regular file without following a symlink (the last component).
-pub(super) fn read_regular(path: &Path, file_type: fs::FileType) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    if !file_type.is_file() {
-        return Err("not a regular file".into());
-    }
-    let mut bytes = Vec::new();
-    fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .and_then(|mut file| file.read_to_end(&mut bytes))
-        .map_err(|error| format!("cannot be read ({error})"))?;
-    Ok(bytes)
-}
-
 fn read_entry(path: &Path, stem: &str, file_type: fs::FileType) -> Result<Entry, String> {
     if !is_id(stem) {
         return Err("its name is not a delivery id (<uuid>.json)".into());
     }
-    let bytes = read_regular(path, file_type)?;
+    let bytes = crate::state::read_regular(path, file_type)?;
     let entry: Entry =
         serde_json::from_slice(&bytes).map_err(|error| format!("not a spool entry ({error})"))?;
     check(&entry, stem)?;
