@@ -13,12 +13,14 @@ Targets (ratios of wall-time medians):
   P3 every commit with its files (--max-commits 0)  <= 1.00x git log --no-renames --name-status, less memory
   P3 with the default cap (500)                     <= 0.35x that git log
   P1 hook --dry-run, two services                   <= 2.00x git log --name-status -1
+  P1 hook delivering one POST to loopback           <= 2.00x curl POSTing the same payload
   P4 hook --dry-run, 10,000 tags                     <= 2.00x git for-each-ref refs/tags, every tag reported
   hg P1, P2: what the hook adds to hg push           <  1.00x what notify adds (bench/hg_notify.py)
   10 services, each behind a 200 ms receiver         <= 1.30x one such service (bench/parallel_services.py)
 """
 
 import argparse
+import http.server
 import json
 import os
 import random
@@ -27,12 +29,26 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from hg_notify import hg_rows
 from parallel_services import services_times
 
 ZERO = "0" * 40
+
+
+class FastReceiver(http.server.BaseHTTPRequestHandler):
+    """Answers 200 at once."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
 
 
 def git(*args, cwd, input=None):
@@ -96,8 +112,8 @@ def main():
                PUSHBROKER_SITE=os.path.join(top, "site.toml"))
     os.environ.update(env)
     with open(env["PUSHBROKER_SITE"], "w") as f:
-        f.write('canon_url = "https://code.example.com"\n'
-                '[network]\nallow = ["127.0.0.0/8"]  # the receivers are on loopback\n')
+        f.write('canon_url = "https://code.example.com"\n\n'
+                '[network]\nallow = ["127.0.0.0/8", "::1/128"]   # the loopback receivers\n')
     rows = []
 
     def row(name, ours, theirs, target, note="", strict=False):
@@ -134,6 +150,30 @@ def main():
                    stdin=f"{old} {new} refs/heads/main\n".encode(), env=dict(env, GIT_DIR=p1))
     one = measure(["git", "log", "--name-status", "-1", new], max(runs, 21) if not options.smoke else 1, p1, env=env)
     row("P1 1 commit, hook --dry-run, 2 services", hook, one, 2.00)
+
+    # P1 delivered for real: one json POST to a receiver on loopback that answers at once,
+    # so what is measured is the hook itself, the write-ahead journal (one fsynced file)
+    # included.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FastReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    p1_post = os.path.join(top, "p1-post.git")
+    shutil.copytree(p1, p1_post)
+    with open(os.path.join(p1_post, "pushbroker.toml"), "w") as f:
+        f.write(f'[[service]]\nbroker = "post"\nurl = "http://127.0.0.1:{server.server_port}/"\n'
+                'format = "json"\n')
+    delivered = measure([binary, "hook"], max(runs, 21) if not options.smoke else 1, p1_post,
+                        stdin=f"{old} {new} refs/heads/main\n".encode(), env=dict(env, GIT_DIR=p1_post))
+    # The baseline: the same POST (the payload the hook sends) made by curl.
+    body = os.path.join(top, "p1-body.json")
+    with open(body, "wb") as f:
+        f.write(subprocess.run([binary, "payload", p1_post, old, new, "refs/heads/main"], cwd=top,
+                               env=env, capture_output=True, check=True).stdout)
+    curl = measure(["curl", "-sS", "-o", "/dev/null", "-H", "Content-Type: application/json",
+                    "--data-binary", f"@{body}", f"http://127.0.0.1:{server.server_port}/"],
+                   max(runs, 21) if not options.smoke else 1, top, env=env)
+    server.shutdown()
+    row("P1 1 commit, hook delivering 1 POST (loopback)", delivered, curl, 2.00,
+        "vs curl POSTing that payload; journal fsynced")
 
     # P4: many new lightweight tags in one push.
     tags = size

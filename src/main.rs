@@ -147,6 +147,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    // The commands that deliver stop cleanly on SIGTERM, SIGINT and SIGHUP: no new
+    // attempt, what is left spooled, one line. Installed before any thread starts.
+    let delivers = matches!(
+        cli.command,
+        Command::Hook { dry_run: false, .. } | Command::Redeliver { .. } | Command::Test { .. }
+    );
+    if delivers {
+        pushbroker::deliver::stop::install();
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
     match cli.command {

@@ -1,9 +1,10 @@
-//! The repository's state directory (`$GIT_DIR/pushbroker/`) and safe file writing.
+//! The repository's state directory (`$GIT_DIR/pushbroker/`), safe file writing, and
+//! reading its files as the untrusted input they are (another account may write them).
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
@@ -109,6 +110,39 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&temporary);
     }
     result.with_context(|| format!("writing {}", path.display()))
+}
+
+/// The entries of `dir` with their types (a symlink is a symlink), sorted; none when it
+/// does not exist.
+pub fn list(dir: &Path) -> Result<Vec<(PathBuf, fs::FileType)>> {
+    let listing = match fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error).with_context(|| format!("listing {}", dir.display())),
+    };
+    let mut paths: Vec<(PathBuf, fs::FileType)> = listing
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| entry.file_type().ok().map(|kind| (entry.path(), kind)))
+        .collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(paths)
+}
+
+/// Reads a regular file without following a symlink (the last component).
+pub fn read_regular(path: &Path, file_type: fs::FileType) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    if !file_type.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut bytes = Vec::new();
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .and_then(|mut file| file.read_to_end(&mut bytes))
+        .map_err(|error| format!("cannot be read ({error})"))?;
+    Ok(bytes)
 }
 
 /// The files in a repository's state directory.

@@ -573,7 +573,7 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
     let head = env.commit(&work, &[("a", Some("1"))], "one", 0);
     let push = env.push(&work, &server, &["main"]);
     let lines = push.remote_lines();
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[0].starts_with("ci (post): failed after 3 attempts: POST "),
         "{lines:?}"
@@ -582,6 +582,14 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
         lines[0].contains("; NOT spooled (creating ")
             && lines[0].ends_with("): this delivery is lost"),
         "{lines:?}"
+    );
+    // Nor could the write-ahead journal be written: the pusher is told that too.
+    assert_eq!(
+        lines[1],
+        format!(
+            "warning: the deliveries were not written down before sending (creating {}: Not a directory (os error 20)): had the hook been killed, they would be lost",
+            server.join("pushbroker/spool/journal").display()
+        )
     );
     assert_eq!(env.git_out(&server, &["rev-parse", "main"]), head);
 }

@@ -18,4 +18,6 @@ mod new_commits;
 mod post;
 mod reading;
 mod smtp_tls;
+mod spool;
 mod trust;
+mod wal;

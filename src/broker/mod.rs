@@ -58,6 +58,12 @@ pub trait Broker: Send + Sync {
 
     /// What [`Broker::deliver`] would send, for `--dry-run`.
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String>;
+
+    /// The host it connects to, when it has one: the delivery pool makes at most
+    /// `[limits] per_host` deliveries at once to one host. `None`: no limit.
+    fn destination(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One service's handling of one push.

@@ -8,9 +8,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
+use crate::deliver::journal::{Journal, Planned};
 use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{Entry, RawPush, Spool};
-use crate::deliver::{self, Job};
+use crate::deliver::{self, Bounds, Job};
 use crate::event::Push;
 use crate::push;
 use crate::repo::RepoContext;
@@ -204,6 +205,8 @@ fn read_gathered() -> Result<hg::Gathered> {
 }
 
 /// Delivers a built event to every service, spools what failed, prints one line each.
+/// Every delivery is in the write-ahead journal before the first is sent, so a hook
+/// killed at any point leaves what it did not deliver to `redeliver`.
 fn deliver_event(
     loaded: &Loaded,
     event: Push,
@@ -214,15 +217,63 @@ fn deliver_event(
 ) -> Result<ExitCode> {
     let deadline = started + loaded.site.limits.budget.0;
     let jobs = Job::for_push(&loaded.services, &event);
-    let event = Arc::new(event);
     let mut reports = super::broken_reports(&loaded.broken);
+    let planned: Vec<Planned> = jobs
+        .iter()
+        .map(|job| Planned {
+            id: job.id.clone(),
+            service: job.service.name.clone(),
+            broker: job.service.broker_name.clone(),
+            ref_index: job.ref_index,
+        })
+        .chain(reports.iter().map(|report| Planned {
+            id: report.delivery.clone(),
+            service: report.service.clone(),
+            broker: report.broker.clone(),
+            ref_index: None,
+        }))
+        .collect();
+    // Delivering without the journal beats not delivering: the pusher is told.
+    let (journal, unjournaled) = match Journal::begin(spool, &event, &planned) {
+        Ok(journal) => (Some(journal), None),
+        Err(error) => (None, Some(format!("{error:#}"))),
+    };
+    let event = Arc::new(event);
     reports.extend(deliver::run(
         Arc::clone(&event),
         jobs,
         &DeliveryLog::new(state.log()),
         deadline,
+        Bounds::of(&loaded.site.limits),
+        journal.as_ref(),
     ));
-    Ok(exit(settle(&reports, &event, spool, err)))
+    let kept = settle(&reports, &event, spool, err, journal.as_ref());
+    if let Some(error) = unjournaled {
+        report::line(
+            err,
+            &format!(
+                "warning: the deliveries were not written down before sending ({error}): had the hook been killed, they would be lost"
+            ),
+        );
+    }
+    if let Some(signal) = deliver::stop::requested() {
+        report::line(
+            err,
+            &format!(
+                "stopped by {}: what was not delivered is spooled for `pushbroker redeliver`",
+                deliver::stop::name(signal)
+            ),
+        );
+    }
+    // With a delivery the spool could not take, the journal stays: `redeliver` can
+    // still spool it from there once the disk has room.
+    if let Some(journal) = journal
+        && kept
+        && let Err(error) = journal.finish()
+    {
+        report::line(err, &format!("warning: {error:#}"));
+    }
+    Ok(exit(kept))
 }
 
 /// What to do about a push spooled because the config is broken.

@@ -58,7 +58,7 @@ pub fn run(repo: Option<&Path>, request: &Request, out: &mut dyn Write) -> Resul
 }
 
 fn spooled(spool: &Spool, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
-    let entries = spool.entries()?;
+    let listing = spool.entries()?;
     if !json {
         writeln!(
             out,
@@ -66,23 +66,26 @@ fn spooled(spool: &Spool, json: bool, out: &mut dyn Write) -> Result<ExitCode> {
             "DELIVERY", "SPOOLED", "SERVICE"
         )?;
     }
-    for entry in entries {
-        match entry {
-            Ok(entry) if json => writeln!(
+    for entry in &listing.entries {
+        if json {
+            writeln!(
                 out,
                 "{}",
                 serde_json::json!({"delivery": entry.id, "created": entry.created, "service": entry.service(), "last_error": entry.last_error()})
-            )?,
-            Ok(entry) => writeln!(
+            )?;
+        } else {
+            writeln!(
                 out,
                 "{:<36}  {:<20}  {:<16} {}",
                 entry.id,
                 entry.created,
                 entry.service(),
                 entry.last_error()
-            )?,
-            Err(error) => writeln!(out, "{error:#}")?,
+            )?;
         }
+    }
+    for bad in &listing.bad {
+        writeln!(out, "{bad} (`pushbroker redeliver` moves it to spool/bad/)")?;
     }
     Ok(ExitCode::SUCCESS)
 }

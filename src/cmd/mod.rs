@@ -18,6 +18,7 @@ use anyhow::Result;
 
 use crate::config::{self, ConfigErrors, RepoConfig, SiteConfig};
 use crate::deliver::Report;
+use crate::deliver::journal::Journal;
 use crate::deliver::spool::{Entry, Spool};
 use crate::event::Push;
 use crate::push;
@@ -74,15 +75,27 @@ pub fn assemble(context: &RepoContext, loaded: &Loaded, changes: Changes, user: 
     push::assemble(changes, repository, &loaded.site, user)
 }
 
-/// Spools every failed delivery and prints one line per report. Returns false when a
-/// failed delivery could not be spooled (the event is lost for that service).
-pub fn settle(reports: &[Report], push: &Push, spool: &Spool, err: &mut dyn Write) -> bool {
+/// Spools every failed delivery and prints one line per report; each one spooled is
+/// settled in `journal`. Returns false when a failed delivery could not be spooled (the
+/// event is lost for that service).
+pub fn settle(
+    reports: &[Report],
+    push: &Push,
+    spool: &Spool,
+    err: &mut dyn Write,
+    journal: Option<&Journal>,
+) -> bool {
     let mut all_kept = true;
     for delivery in reports {
         let kept = if delivery.outcome.is_failure() {
             let entry = Entry::delivery(delivery, push);
             match spool.write(&entry) {
-                Ok(_) => Kept::Spooled,
+                Ok(_) => {
+                    if let Some(journal) = journal {
+                        let _ = journal.settled(&delivery.delivery);
+                    }
+                    Kept::Spooled
+                }
                 Err(error) => {
                     all_kept = false;
                     Kept::Lost(format!("{error:#}"))

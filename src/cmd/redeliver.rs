@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 
 use super::{Loaded, exit, settle};
 use crate::deliver::log::DeliveryLog;
-use crate::deliver::spool::{self, Entry, Item, Spool};
-use crate::deliver::{self, Job};
+use crate::deliver::spool::{self, BadFile, Entry, Item, Spool};
+use crate::deliver::{self, Bounds, Job, journal};
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
 use crate::scm::{Changes, git, hg};
@@ -19,24 +19,41 @@ use crate::scm::{Changes, git, hg};
 /// Redelivers the spooled entries named by `ids` (all when empty) through the services
 /// as the config defines them now, with their original event and delivery id. A
 /// delivered entry leaves the spool; the spool is locked meanwhile, so two runs never
-/// send one entry twice. Exit 0 when nothing is left failing (an empty spool included).
+/// send one entry twice. First, the journals of hooks that stopped before they finished
+/// become entries (those of running hooks are left to them), and files that are not
+/// valid entries move to `spool/bad/`. Exit 0 when nothing is left failing (an empty
+/// spool included) and `spool/bad/` is empty.
 pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<ExitCode> {
     let context = RepoContext::open(repo)?;
     let state = context.state();
     let spool = Spool::new(state.spool());
     let _lock = spool.lock()?;
-    let mut ok = true;
-    let mut entries = Vec::new();
-    for entry in spool.entries()? {
-        match entry {
-            Ok(entry) if ids.is_empty() || ids.contains(&entry.id) => entries.push(entry),
-            Ok(_) => {}
-            Err(error) => {
-                ok = false;
-                report::line(out, &format!("{error:#}"));
-            }
-        }
+    let recovered = journal::recover(&spool)?;
+    if recovered.spooled > 0 {
+        report::line(
+            out,
+            &format!(
+                "{} deliveries of pushes whose hook stopped before it finished are spooled",
+                recovered.spooled
+            ),
+        );
     }
+    if recovered.live > 0 {
+        report::line(
+            out,
+            &format!(
+                "{} pushes are being delivered by a running hook: left to it",
+                recovered.live
+            ),
+        );
+    }
+    let listing = spool.entries()?;
+    let mut ok = quarantine(&spool, recovered.bad.iter().chain(&listing.bad), out)?;
+    let entries: Vec<Entry> = listing
+        .entries
+        .into_iter()
+        .filter(|entry| ids.is_empty() || ids.contains(&entry.id))
+        .collect();
     for id in ids
         .iter()
         .filter(|id| !entries.iter().any(|entry| &entry.id == *id))
@@ -44,7 +61,11 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
         ok = false;
         report::line(
             out,
-            &format!("{id}: no such delivery in {}", state.spool().display()),
+            &format!(
+                "{}: no such delivery in {}",
+                spool::shown(id),
+                state.spool().display()
+            ),
         );
     }
     if entries.is_empty() {
@@ -70,13 +91,53 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
         }
     };
     let log = DeliveryLog::new(state.log());
-    for entry in entries {
+    let total = entries.len();
+    for (done, entry) in entries.into_iter().enumerate() {
+        if let Some(signal) = deliver::stop::requested() {
+            report::line(
+                out,
+                &format!(
+                    "stopped by {}: {} spooled deliveries not tried, kept",
+                    deliver::stop::name(signal),
+                    total - done
+                ),
+            );
+            return Ok(ExitCode::FAILURE);
+        }
         ok &= match entry.item {
             Item::Delivery { .. } => redeliver_one(&loaded, &spool, &log, entry, out)?,
             Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, &log, entry, out)?,
         };
     }
     Ok(exit(ok))
+}
+
+/// Moves each bad file to `spool/bad/` with one line each, then names what `bad/` holds.
+/// True when it holds nothing.
+fn quarantine<'a>(
+    spool: &Spool,
+    bad: impl Iterator<Item = &'a BadFile>,
+    out: &mut dyn Write,
+) -> Result<bool> {
+    for file in bad {
+        match spool.quarantine(file) {
+            Ok(moved) => report::line(out, &format!("{file}: moved to {}", moved.display())),
+            Err(error) => report::line(out, &format!("{file}: left in place ({error:#})")),
+        }
+    }
+    let kept = spool.bad_files()?;
+    if !kept.is_empty() {
+        report::line(
+            out,
+            &format!(
+                "{} holds {} files that are not valid spool entries, never redelivered: {}; look at them, then remove them",
+                spool.bad_dir().display(),
+                kept.len(),
+                kept.join(", ")
+            ),
+        );
+    }
+    Ok(kept.is_empty())
 }
 
 /// Sends one spooled delivery through the service of its name.
@@ -123,7 +184,8 @@ fn redeliver_one(
         ref_index,
     };
     let deadline = Instant::now() + loaded.site.limits.budget.0;
-    let report = deliver::run(Arc::clone(&push), vec![job], log, deadline)
+    let bounds = Bounds::of(&loaded.site.limits);
+    let report = deliver::run(Arc::clone(&push), vec![job], log, deadline, bounds, None)
         .pop()
         .context("one job gives one report")?;
     let kept = if report.outcome.is_failure() {
@@ -214,7 +276,15 @@ fn deliver_raw(
     let event = Arc::new(event);
     let deadline = Instant::now() + loaded.site.limits.budget.0;
     let mut reports = super::broken_reports(&loaded.broken);
-    reports.extend(deliver::run(Arc::clone(&event), jobs, log, deadline));
+    let bounds = Bounds::of(&loaded.site.limits);
+    reports.extend(deliver::run(
+        Arc::clone(&event),
+        jobs,
+        log,
+        deadline,
+        bounds,
+        None,
+    ));
     report::line(
         out,
         &format!(
@@ -224,7 +294,7 @@ fn deliver_raw(
             refs.as_ref().map_or(lines.len(), Vec::len)
         ),
     );
-    let kept = settle(&reports, &event, spool, out);
+    let kept = settle(&reports, &event, spool, out, None);
     if kept {
         spool.remove(&entry.id)?;
     }

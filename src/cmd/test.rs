@@ -66,6 +66,8 @@ pub fn run(repo: Option<&Path>, only: Option<&str>, out: &mut dyn Write) -> Resu
         jobs,
         &DeliveryLog::new(context.state().log()),
         deadline,
+        deliver::Bounds::of(&loaded.site.limits),
+        None,
     );
     for delivery in &reports {
         report::line(

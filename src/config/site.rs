@@ -62,6 +62,11 @@ pub struct LimitsSite {
     pub timeout: Timeout,
     /// The whole hook's budget (30 s).
     pub budget: Timeout,
+    /// Most deliveries one run makes at once, so most threads it starts for them
+    /// (default: 4 per core, at least 16).
+    pub workers: Option<std::num::NonZeroUsize>,
+    /// Most deliveries one run makes at once to one destination host (default 4).
+    pub per_host: std::num::NonZeroUsize,
 }
 
 impl Default for LimitsSite {
@@ -69,7 +74,23 @@ impl Default for LimitsSite {
         LimitsSite {
             timeout: Timeout(std::time::Duration::from_secs(10)),
             budget: Timeout(std::time::Duration::from_secs(30)),
+            workers: None,
+            per_host: std::num::NonZeroUsize::new(4).expect("4 is not zero"),
         }
+    }
+}
+
+impl LimitsSite {
+    /// The delivery threads of one run: `workers`, or 4 per core and at least 16
+    /// (deliveries wait on the network, not on the processor).
+    pub fn workers(&self) -> usize {
+        self.workers.map_or_else(
+            || {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                (4 * cores).max(16)
+            },
+            usize::from,
+        )
     }
 }
 

@@ -1,13 +1,17 @@
 //! Running a push's services: in parallel, with retries, within the hook's budget.
 //!
-//! Every service's delivery runs on its own thread, so the hook takes as long as its
-//! slowest service, not the sum. Transient failures are retried with backoff while the
+//! Deliveries run on a bounded pool (`pool.rs`: a few threads per core, a few at once to
+//! one host), so the hook takes about as long as its slowest service, not the sum, and a
+//! push of 10,000 refs starts no more threads or connections than that. Transient failures are retried with backoff while the
 //! budget allows; an attempt that used most of its timeout is not repeated inline (the
 //! receiver hung: `redeliver` tries again later). Every attempt is one line in the
 //! delivery log. What still failed is returned for the caller to spool.
 
+pub mod journal;
 pub mod log;
+mod pool;
 pub mod spool;
+pub mod stop;
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -88,48 +92,129 @@ pub struct Report {
     pub log_error: Option<String>,
 }
 
-/// Runs every job at once and waits for all of them, at most until `deadline` (plus a
-/// second of grace). A job still running then is reported as to be retried.
-pub fn run(push: Arc<Push>, jobs: Vec<Job>, log: &DeliveryLog, deadline: Instant) -> Vec<Report> {
-    // Each job's report until its thread answers: what a job still running at the end
-    // of the budget (or whose broker panicked) is reported as.
+/// How many deliveries one run makes at once: in all, and to one destination host.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Delivery threads (site `[limits] workers`).
+    pub workers: usize,
+    /// Deliveries in flight to one host (site `[limits] per_host`).
+    pub per_host: usize,
+}
+
+impl Bounds {
+    /// The site's bounds.
+    pub fn of(limits: &crate::config::site::LimitsSite) -> Bounds {
+        Bounds {
+            workers: limits.workers(),
+            per_host: limits.per_host.get(),
+        }
+    }
+}
+
+/// Runs the jobs on a pool of at most `bounds.workers` threads, at most
+/// `bounds.per_host` at once to one destination, and waits for all of them, at most until
+/// `deadline` (plus a second of grace) or until a signal asks the process to stop
+/// ([`stop`]). A job still running or not started then is reported as to be retried.
+/// Each delivered or skipped job is marked settled in `journal` as soon as it is.
+pub fn run(
+    push: Arc<Push>,
+    jobs: Vec<Job>,
+    log: &DeliveryLog,
+    deadline: Instant,
+    bounds: Bounds,
+    journal: Option<&journal::Journal>,
+) -> Vec<Report> {
+    // Each job's report until its worker answers: what a job still running at the end
+    // of the budget is reported as.
     let mut reports: Vec<Report> = jobs
         .iter()
-        .map(|job| Report {
-            service: job.service.name.clone(),
-            broker: job.service.broker_name.clone(),
-            delivery: job.id.clone(),
-            ref_index: job.ref_index,
-            outcome: Outcome::retry("did not finish within the hook's time budget"),
-            attempts: job.attempts_before + 1,
-            log_error: None,
+        .map(|job| {
+            report_of(
+                job,
+                Outcome::retry("did not finish within the hook's time budget"),
+            )
         })
         .collect();
-    let (sender, receiver) = mpsc::channel();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let sender = sender.clone();
-        let push = Arc::clone(&push);
-        let log = log.clone();
-        // Detached, not scoped: a broker stuck past the budget must not hold the push;
-        // the process ends when the hook is done.
-        std::thread::spawn(move || {
-            let report = deliver_with_retries(&push, &job, &log, deadline);
-            let _ = sender.send((index, report));
-        });
-    }
-    drop(sender);
-    for _ in 0..reports.len() {
+    let mut unanswered = vec![true; jobs.len()];
+    let receiver = match pool::start(push, jobs, log, deadline, bounds) {
+        Ok(receiver) => receiver,
+        Err(error) => {
+            let detail = format!("could not start a delivery thread: {error}");
+            for report in &mut reports {
+                report.outcome = Outcome::retry(detail.clone());
+            }
+            return reports;
+        }
+    };
+    let mut left = reports.len();
+    while left > 0 {
         let wait = (deadline + GRACE).saturating_duration_since(Instant::now());
-        match receiver.recv_timeout(wait) {
-            Ok((index, report)) => reports[index] = report,
-            // Out of time, or every thread that could still answer is gone.
-            Err(_) => break,
+        if wait.is_zero() || stop::requested().is_some() {
+            break;
+        }
+        match receiver.recv_timeout(wait.min(POLL)) {
+            Ok((index, report)) => {
+                settle_in(journal, &report);
+                reports[index] = report;
+                unanswered[index] = false;
+                left -= 1;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Every worker is gone (none can answer any more).
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // What was answered meanwhile still counts.
+    while let Ok((index, report)) = receiver.try_recv() {
+        settle_in(journal, &report);
+        reports[index] = report;
+        unanswered[index] = false;
+    }
+    if let Some(signal) = stop::requested() {
+        let detail = format!("interrupted by {} before it finished", stop::name(signal));
+        for (report, _) in reports
+            .iter_mut()
+            .zip(&unanswered)
+            .filter(|(_, open)| **open)
+        {
+            report.outcome = Outcome::retry(detail.clone());
         }
     }
     reports
 }
 
-fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Instant) -> Report {
+/// How often the waiting thread looks for a stop request.
+const POLL: Duration = Duration::from_millis(50);
+
+fn settle_in(journal: Option<&journal::Journal>, report: &Report) {
+    if let Some(journal) = journal
+        && !report.outcome.is_failure()
+    {
+        // Not recorded, the delivery is redelivered once more if the hook dies now:
+        // sent twice with one id rather than lost.
+        let _ = journal.settled(&report.delivery);
+    }
+}
+
+/// The report of `job` ending with `outcome` on its first attempt in this run.
+fn report_of(job: &Job, outcome: Outcome) -> Report {
+    Report {
+        service: job.service.name.clone(),
+        broker: job.service.broker_name.clone(),
+        delivery: job.id.clone(),
+        ref_index: job.ref_index,
+        outcome,
+        attempts: job.attempts_before + 1,
+        log_error: None,
+    }
+}
+
+pub(crate) fn deliver_with_retries(
+    push: &Push,
+    job: &Job,
+    log: &DeliveryLog,
+    deadline: Instant,
+) -> Report {
     let service = &job.service;
     let skip = match job.ignore_filter {
         true => None,
@@ -167,8 +252,32 @@ fn deliver_with_retries(push: &Push, job: &Job, log: &DeliveryLog, deadline: Ins
                 log_error,
             };
         }
-        std::thread::sleep(wait);
+        if !pause(wait) {
+            // Asked to stop: the failure so far is what is spooled.
+            return Report {
+                service: service.name.clone(),
+                broker: service.broker_name.clone(),
+                delivery: job.id.clone(),
+                ref_index: job.ref_index,
+                outcome,
+                attempts: attempt,
+                log_error,
+            };
+        }
     }
+}
+
+/// Sleeps `wait`, or less when a stop is requested meanwhile; false then.
+fn pause(wait: Duration) -> bool {
+    let until = Instant::now() + wait;
+    while stop::requested().is_none() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(POLL));
+    }
+    false
 }
 
 fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> Attempt {

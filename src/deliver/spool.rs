@@ -1,5 +1,9 @@
 //! The spool, `<state>/spool/`: one file per delivery that still has to be made.
 //!
+//! An entry's file name is its identity: a delivery id (a UUID), checked on every read,
+//! never taken from a file's content. A file that is not a valid entry (see
+//! [`Spool::entries`]) is reported and moved to `bad/` by `redeliver`, never acted on.
+//!
 //! A file is written atomically (temporary file, fsync, rename; mode 0600) and holds
 //! either one service's failed delivery (the whole event, the delivery id, the attempts
 //! so far) or, when the config was invalid at push time, the raw push (its ref lines) to
@@ -98,12 +102,8 @@ pub struct RawPush {
 impl Entry {
     /// A failed delivery of `push`, as `report` tells it.
     pub fn delivery(report: &Report, push: &Push) -> Entry {
-        let mut push = push.clone();
-        let hidden = push
-            .commits
-            .iter_mut()
-            .map(|commit| (commit.raw_node.clone(), std::mem::take(&mut commit.hidden)))
-            .collect();
+        let push = push.clone();
+        let hidden = hidden_of(&push);
         Entry {
             version: VERSION,
             id: report.delivery.clone(),
@@ -155,6 +155,15 @@ impl Entry {
     }
 }
 
+/// The changesets' hidden data by full id, as the spool keeps it beside the event (the
+/// event's serialization leaves it out).
+pub fn hidden_of(push: &Push) -> BTreeMap<String, Hidden> {
+    push.commits
+        .iter()
+        .map(|commit| (commit.raw_node.clone(), commit.hidden.clone()))
+        .collect()
+}
+
 /// Puts what the spool kept beside the payload back into the event: the changesets'
 /// hidden data and the default branch.
 pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>, default_branch: &str) {
@@ -166,6 +175,36 @@ pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>, defaul
         "" => push.repository.scm.usual_default_branch().to_string(),
         name => name.to_string(),
     };
+}
+
+/// Whether `name` is a delivery id as pushbroker makes them (a lowercase hyphenated
+/// UUID): the only names of spool and journal files it reads, writes or removes.
+pub fn is_id(name: &str) -> bool {
+    uuid::Uuid::try_parse(name).is_ok_and(|uuid| uuid.hyphenated().to_string() == name)
+}
+
+/// A spool or journal file that is not what pushbroker writes: reported, never acted on.
+#[derive(Debug, Clone)]
+pub struct BadFile {
+    /// The file, as listed in its directory.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl std::fmt::Display for BadFile {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(out, "{}: {}", self.path.display(), self.problem)
+    }
+}
+
+/// The spool's readable entries and the files that are not.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The valid entries, oldest first; each one's id is its file's name.
+    pub entries: Vec<Entry>,
+    /// The other `*.json` files.
+    pub bad: Vec<BadFile>,
 }
 
 /// A repository's spool directory.
@@ -180,15 +219,26 @@ impl Spool {
         Spool { dir }
     }
 
-    /// The file of entry `id`.
-    fn path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+    /// The file of entry `id`: only ever a UUID's name inside the spool.
+    fn path(&self, id: &str) -> Result<PathBuf> {
+        anyhow::ensure!(is_id(id), "{:?} is not a delivery id", shown(id));
+        Ok(self.dir.join(format!("{id}.json")))
+    }
+
+    /// `journal/`: the write-ahead journals of pushes being delivered.
+    pub fn journal_dir(&self) -> PathBuf {
+        self.dir.join("journal")
+    }
+
+    /// `bad/`: files `redeliver` found malformed, kept for the admin.
+    pub fn bad_dir(&self) -> PathBuf {
+        self.dir.join("bad")
     }
 
     /// Writes (or rewrites) an entry atomically.
     pub fn write(&self, entry: &Entry) -> Result<PathBuf> {
         crate::state::create_state_dir(&self.dir)?;
-        let path = self.path(&entry.id);
+        let path = self.path(&entry.id)?;
         let bytes = serde_json::to_vec(entry).context("serializing the spool entry")?;
         crate::state::write_atomically(&path, &bytes)
             .with_context(|| format!("spooling delivery {}", entry.id))?;
@@ -197,7 +247,7 @@ impl Spool {
 
     /// Removes an entry once delivered.
     pub fn remove(&self, id: &str) -> Result<()> {
-        let path = self.path(id);
+        let path = self.path(id)?;
         match fs::remove_file(&path) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 Err(error).with_context(|| format!("removing {}", path.display()))
@@ -206,27 +256,52 @@ impl Spool {
         }
     }
 
-    /// Every entry, oldest first. A file that cannot be read is an error naming it,
-    /// kept in place for the admin to look at.
-    pub fn entries(&self) -> Result<Vec<Result<Entry>>> {
-        let listing = match fs::read_dir(&self.dir) {
-            Ok(listing) => listing,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(error) => {
-                return Err(error).with_context(|| format!("listing {}", self.dir.display()));
+    /// Every entry, oldest first, and every `*.json` file that is not a valid entry: a
+    /// name that is not a delivery id, not a regular file, not JSON, an unknown version,
+    /// an id that is not its file's name, a ref index out of range.
+    pub fn entries(&self) -> Result<Listing> {
+        let mut listing = Listing::default();
+        for (path, file_type) in crate::state::list(&self.dir)? {
+            let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if name.starts_with('.') || file_type.is_dir() {
+                continue;
             }
-        };
-        let mut paths: Vec<PathBuf> = listing
-            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .collect();
-        paths.sort();
-        let mut entries: Vec<Result<Entry>> = paths.iter().map(|path| read(path)).collect();
-        entries.sort_by(|a, b| match (a, b) {
-            (Ok(a), Ok(b)) => a.created.cmp(&b.created),
-            _ => std::cmp::Ordering::Equal,
-        });
-        Ok(entries)
+            match read_entry(&path, stem, file_type) {
+                Ok(entry) => listing.entries.push(entry),
+                Err(problem) => listing.bad.push(BadFile { path, problem }),
+            }
+        }
+        listing
+            .entries
+            .sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(listing)
+    }
+
+    /// Moves a bad file into `bad/` (the name it was listed under, never one from its
+    /// content), out of every later run's way.
+    pub fn quarantine(&self, bad: &BadFile) -> Result<PathBuf> {
+        let name = bad.path.file_name().context("a listed file has a name")?;
+        let dir = self.bad_dir();
+        crate::state::create_state_dir(&dir)?;
+        let target = dir.join(name);
+        fs::rename(&bad.path, &target)
+            .with_context(|| format!("moving {} to {}", bad.path.display(), dir.display()))?;
+        Ok(target)
+    }
+
+    /// The files kept in `bad/`, by name.
+    pub fn bad_files(&self) -> Result<Vec<String>> {
+        Ok(crate::state::list(&self.bad_dir())?
+            .iter()
+            .filter_map(|(path, _)| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .filter(|name| !name.starts_with('.'))
+            .collect())
     }
 
     /// The lock `redeliver` holds so that two runs never send the same entry twice.
@@ -235,10 +310,53 @@ impl Spool {
     }
 }
 
-fn read(path: &Path) -> Result<Entry> {
-    let text = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not a valid spool file", path.display()))
+fn read_entry(path: &Path, stem: &str, file_type: fs::FileType) -> Result<Entry, String> {
+    if !is_id(stem) {
+        return Err("its name is not a delivery id (<uuid>.json)".into());
+    }
+    let bytes = crate::state::read_regular(path, file_type)?;
+    let entry: Entry =
+        serde_json::from_slice(&bytes).map_err(|error| format!("not a spool entry ({error})"))?;
+    check(&entry, stem)?;
+    Ok(entry)
+}
+
+/// Whether `entry`, read from the file named `name`, is one pushbroker could have written.
+fn check(entry: &Entry, name: &str) -> Result<(), String> {
+    if entry.version != VERSION {
+        return Err(format!(
+            "unknown spool version {} (this pushbroker reads {VERSION})",
+            entry.version
+        ));
+    }
+    if entry.id != name {
+        return Err(format!(
+            "its id {:?} is not its file name",
+            shown(&entry.id)
+        ));
+    }
+    if let Item::Delivery {
+        ref_index: Some(index),
+        push,
+        ..
+    } = &entry.item
+        && *index >= push.refs.len()
+    {
+        return Err(format!(
+            "ref_index {index} is out of range (the push has {} refs)",
+            push.refs.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A value read from a file, fit for one line: escaped, at most 60 characters.
+pub fn shown(text: &str) -> String {
+    let escaped: String = text.escape_debug().collect();
+    match escaped.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &escaped[..cut]),
+        None => escaped,
+    }
 }
 
 #[cfg(test)]

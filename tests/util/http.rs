@@ -2,6 +2,7 @@
 //! statuses it is given.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -54,6 +55,8 @@ impl Received {
 pub struct Receiver {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Requests received and not answered yet: now, and the most at once.
+    open: Arc<(AtomicUsize, AtomicUsize)>,
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
 }
@@ -83,12 +86,16 @@ impl Receiver {
         let server = Arc::new(tiny_http::Server::http(address).expect("bind receiver"));
         let port = server.server_addr().to_ip().expect("ip address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
         let mut statuses: VecDeque<u16> = statuses.iter().copied().collect();
         let thread = {
             let server = Arc::clone(&server);
             let received = Arc::clone(&received);
+            let open = Arc::clone(&open);
             std::thread::spawn(move || {
                 for mut request in server.incoming_requests() {
+                    let now = open.0.fetch_add(1, Ordering::SeqCst) + 1;
+                    open.1.fetch_max(now, Ordering::SeqCst);
                     let mut body = Vec::new();
                     let _ = std::io::Read::read_to_end(request.as_reader(), &mut body);
                     received.lock().expect("lock").push(Received {
@@ -113,12 +120,15 @@ impl Receiver {
                     match delay {
                         // Answer late from another thread, so the receiver keeps recording.
                         Some(delay) => {
+                            let open = Arc::clone(&open);
                             std::thread::spawn(move || {
                                 std::thread::sleep(delay);
+                                open.0.fetch_sub(1, Ordering::SeqCst);
                                 let _ = request.respond(response);
                             });
                         }
                         None => {
+                            open.0.fetch_sub(1, Ordering::SeqCst);
                             let _ = request.respond(response);
                         }
                     }
@@ -128,6 +138,7 @@ impl Receiver {
         Receiver {
             port,
             received,
+            open,
             server,
             thread: Some(thread),
         }
@@ -140,6 +151,11 @@ impl Receiver {
     /// Everything received so far.
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
+    }
+
+    /// The most requests it held at once (received, not yet answered).
+    pub fn peak_open(&self) -> usize {
+        self.open.1.load(Ordering::SeqCst)
     }
 
     /// The last request's payload.

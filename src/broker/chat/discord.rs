@@ -84,4 +84,8 @@ impl Broker for DiscordBroker {
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
         self.hook.preview(&self.message(delivery))
     }
+
+    fn destination(&self) -> Option<String> {
+        self.hook.host()
+    }
 }

@@ -120,4 +120,10 @@ impl Broker for MatrixBroker {
             serde_json::to_string_pretty(&self.message(delivery))?
         ))
     }
+
+    fn destination(&self) -> Option<String> {
+        url::Url::parse(&self.homeserver)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+    }
 }

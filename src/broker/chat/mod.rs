@@ -47,6 +47,13 @@ impl Webhook {
         )
     }
 
+    /// The webhook's host, for [`Broker::destination`](crate::broker::Broker).
+    pub fn host(&self) -> Option<String> {
+        url::Url::parse(&self.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+    }
+
     /// What [`Webhook::post`] would send.
     pub fn preview(&self, message: &serde_json::Value) -> anyhow::Result<String> {
         Ok(format!(

@@ -75,4 +75,8 @@ impl Broker for TeamsBroker {
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
         self.hook.preview(&self.card(delivery))
     }
+
+    fn destination(&self) -> Option<String> {
+        self.hook.host()
+    }
 }

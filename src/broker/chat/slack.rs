@@ -85,4 +85,8 @@ impl Broker for SlackBroker {
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
         self.hook.preview(&self.message(delivery))
     }
+
+    fn destination(&self) -> Option<String> {
+        self.hook.host()
+    }
 }

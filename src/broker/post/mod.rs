@@ -232,6 +232,12 @@ impl Broker for PostBroker {
         )
     }
 
+    fn destination(&self) -> Option<String> {
+        url::Url::parse(&self.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_string))
+    }
+
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
         let request = self.request(delivery)?;
         let mut text = format!(
