@@ -8,7 +8,6 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
-use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{Entry, RawPush, Spool};
 use crate::deliver::{self, Job};
 use crate::event::Push;
@@ -16,7 +15,6 @@ use crate::push;
 use crate::repo::RepoContext;
 use crate::report;
 use crate::scm::{git, hg};
-use crate::state::StateDir;
 
 /// Runs the hook on `input` (the post-receive lines). Prints one line per service to
 /// `err`; with `dry_run`, prints what each service would send to `out` instead.
@@ -91,7 +89,7 @@ pub fn run(
         preview(&loaded, &event, out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    deliver_event(&loaded, event, &state, &spool, started, err)
+    deliver_event(&loaded, event, &context, &spool, started, err)
 }
 
 /// The hook under Mercurial, called by the shim from inside hg: says what to gather on
@@ -177,7 +175,7 @@ pub fn run_hg(
         preview(&loaded, &event, err)?;
         return Ok(ExitCode::SUCCESS);
     }
-    deliver_event(&loaded, event, &state, &spool, started, err)
+    deliver_event(&loaded, event, &context, &spool, started, err)
 }
 
 /// Asks the hg shim for the push: the changesets `limits` wants detailed, or none (the
@@ -203,11 +201,12 @@ fn read_gathered() -> Result<hg::Gathered> {
     serde_json::from_str(&input).context("reading the changesets from the hg shim")
 }
 
-/// Delivers a built event to every service, spools what failed, prints one line each.
+/// Delivers a built event to every service (or, in queue mode, publishes it for the
+/// workers), spools what failed, prints one line each.
 fn deliver_event(
     loaded: &Loaded,
     event: Push,
-    state: &StateDir,
+    context: &RepoContext,
     spool: &Spool,
     started: Instant,
     err: &mut dyn Write,
@@ -216,12 +215,7 @@ fn deliver_event(
     let jobs = Job::for_push(&loaded.services, &event);
     let event = Arc::new(event);
     let mut reports = super::broken_reports(&loaded.broken);
-    reports.extend(deliver::run(
-        Arc::clone(&event),
-        jobs,
-        &DeliveryLog::new(state.log()),
-        deadline,
-    ));
+    reports.extend(super::send(loaded, context, &event, jobs, deadline, false));
     Ok(exit(settle(&reports, &event, spool, err)))
 }
 

@@ -9,9 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{Loaded, exit, settle};
-use crate::deliver::log::DeliveryLog;
+use crate::deliver::Job;
 use crate::deliver::spool::{self, Entry, Item, Spool};
-use crate::deliver::{self, Job};
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
 use crate::scm::{Changes, git, hg};
@@ -69,11 +68,10 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
-    let log = DeliveryLog::new(state.log());
     for entry in entries {
         ok &= match entry.item {
-            Item::Delivery { .. } => redeliver_one(&loaded, &spool, &log, entry, out)?,
-            Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, &log, entry, out)?,
+            Item::Delivery { .. } => redeliver_one(&context, &loaded, &spool, entry, out)?,
+            Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, entry, out)?,
         };
     }
     Ok(exit(ok))
@@ -81,9 +79,9 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
 
 /// Sends one spooled delivery through the service of its name.
 fn redeliver_one(
+    context: &RepoContext,
     loaded: &Loaded,
     spool: &Spool,
-    log: &DeliveryLog,
     entry: Entry,
     out: &mut dyn Write,
 ) -> Result<bool> {
@@ -123,7 +121,7 @@ fn redeliver_one(
         ref_index,
     };
     let deadline = Instant::now() + loaded.site.limits.budget.0;
-    let report = deliver::run(Arc::clone(&push), vec![job], log, deadline)
+    let report = super::send(loaded, context, &push, vec![job], deadline, true)
         .pop()
         .context("one job gives one report")?;
     let kept = if report.outcome.is_failure() {
@@ -154,7 +152,6 @@ fn deliver_raw(
     context: &RepoContext,
     loaded: &Loaded,
     spool: &Spool,
-    log: &DeliveryLog,
     entry: Entry,
     out: &mut dyn Write,
 ) -> Result<bool> {
@@ -214,7 +211,7 @@ fn deliver_raw(
     let event = Arc::new(event);
     let deadline = Instant::now() + loaded.site.limits.budget.0;
     let mut reports = super::broken_reports(&loaded.broken);
-    reports.extend(deliver::run(Arc::clone(&event), jobs, log, deadline));
+    reports.extend(super::send(loaded, context, &event, jobs, deadline, true));
     report::line(
         out,
         &format!(
