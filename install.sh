@@ -47,6 +47,8 @@ install_deps() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  # Queue mode's tests start their own JetStream server (Debian's nats-server 2.9).
+  [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null || missing+=(nats-server)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_install "${missing[@]}"

@@ -18,6 +18,7 @@ pub mod deliver;
 pub mod event;
 pub mod install;
 pub mod push;
+pub mod queue;
 pub mod repo;
 pub mod report;
 pub mod scm;

@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 use pushbroker::cmd;
 
-/// Service integration for self-hosted Git servers: on every push, run the
-/// repository's configured services (email, POST, …).
+/// Service integration for self-hosted Git and Mercurial servers: on every push, run
+/// the repository's configured services (email, POST, chat, …).
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -83,6 +83,21 @@ enum Command {
         /// Every spooled delivery (the default when no id is given).
         #[arg(long)]
         all: bool,
+        /// Queue mode: put the repository's dead letters back on the work stream.
+        #[arg(long, conflicts_with = "all")]
+        dead: bool,
+    },
+    /// Queue mode: take deliveries from the queue and make them, until SIGTERM.
+    Worker {
+        /// Deliveries made at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Serve only this broker's deliveries (a worker serves one broker or all).
+        #[arg(long)]
+        broker: Option<String>,
+        /// Where the state of repositories that are not on this machine goes.
+        #[arg(long, default_value = pushbroker::cmd::worker::DEFAULT_STATE_ROOT)]
+        state_dir: PathBuf,
     },
     /// Run a custom broker against the conformance cases; print how to register it.
     Verify {
@@ -217,6 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mut repo,
             mut ids,
             all: _,
+            dead,
         } => {
             // `redeliver REPO [ID…]` as SPEC writes it: a first argument that is a
             // directory is the repository (delivery ids never are).
@@ -227,8 +243,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             {
                 repo = Some(PathBuf::from(ids.remove(0)));
             }
-            cmd::redeliver::run(repo.as_deref(), &ids, &mut out)
+            match dead {
+                true => cmd::requeue::run(repo.as_deref(), &mut out),
+                false => cmd::redeliver::run(repo.as_deref(), &ids, &mut out),
+            }
         }
+        Command::Worker {
+            concurrency,
+            broker,
+            state_dir,
+        } => cmd::worker::run(concurrency, broker, Some(state_dir), &mut err),
         Command::RenderTemplate => Ok(pushbroker::broker::post::template::render_child()),
         Command::Payload {
             format,

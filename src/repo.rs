@@ -95,6 +95,11 @@ impl RepoContext {
         })
     }
 
+    /// The repository's path as grants and the queue name it: `top`, symlinks resolved.
+    pub fn repository_path(&self) -> PathBuf {
+        std::fs::canonicalize(&self.top).unwrap_or_else(|_| self.top.clone())
+    }
+
     /// The Git repository; an error for a Mercurial one.
     pub fn git(&self) -> Result<&Repository> {
         match &self.vcs {

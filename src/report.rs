@@ -35,12 +35,13 @@ pub fn service_line(report: &Report, kept: &Kept, refs: &[RefChange]) -> String 
     }
     let detail = &report.outcome.detail;
     let tries = match report.attempts {
-        1 => String::new(),
+        0 | 1 => String::new(),
         n => format!(" after {n} attempts"),
     };
     match (report.outcome.verdict, kept) {
         (Verdict::Delivered, _) => format!("{who}: delivered ({detail})"),
         (Verdict::Skipped, _) => format!("{who}: skipped: {detail}"),
+        (Verdict::Queued, _) => format!("{who}: queued ({detail})"),
         (_, Kept::Spooled) => {
             format!("{who}: failed{tries}, spooled for `pushbroker redeliver`: {detail}")
         }

@@ -35,6 +35,8 @@ pub struct Service {
     pub diff_lines: Option<usize>,
     /// One delivery per pushed ref instead of one per push.
     pub per_ref: bool,
+    /// The service's table as written, for queue mode.
+    pub written: String,
 }
 
 /// A service that could not be built (its problem is reported, the others still run).
@@ -81,6 +83,7 @@ pub fn build_all(
                 broker,
                 diff_lines: service.options.diff_lines(),
                 per_ref: service.options.per_ref(),
+                written: service.written.clone(),
             })),
             Err(error) => broken.push(Broken {
                 name: service.name.clone(),

@@ -7,7 +7,7 @@ use sha2::Sha256;
 use crate::util::TestEnv;
 use crate::util::http::Receiver;
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("key");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()

@@ -16,6 +16,7 @@ mod hook;
 mod install;
 mod new_commits;
 mod post;
+mod queue;
 mod reading;
 mod smtp_tls;
 mod spool;

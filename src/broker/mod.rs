@@ -126,6 +126,8 @@ pub enum Verdict {
     Failed,
     /// Nothing to send for this push.
     Skipped,
+    /// Handed to the queue (queue mode): a `pushbroker worker` delivers it.
+    Queued,
 }
 
 impl Outcome {
@@ -152,6 +154,11 @@ impl Outcome {
     /// Failed for good.
     pub fn failed(detail: impl Into<String>) -> Outcome {
         Outcome::new(Verdict::Failed, detail)
+    }
+
+    /// Published to the queue; `detail` says where.
+    pub fn queued(detail: impl Into<String>) -> Outcome {
+        Outcome::new(Verdict::Queued, detail)
     }
 
     /// Nothing to send; `detail` says why.

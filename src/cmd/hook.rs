@@ -9,15 +9,13 @@ use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
 use crate::deliver::journal::{Journal, Planned};
-use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{Entry, RawPush, Spool};
-use crate::deliver::{self, Bounds, Job};
+use crate::deliver::{self, Job};
 use crate::event::Push;
 use crate::push;
 use crate::repo::RepoContext;
 use crate::report;
 use crate::scm::{git, hg};
-use crate::state::StateDir;
 
 /// Runs the hook on `input` (the post-receive lines). Prints one line per service to
 /// `err`; with `dry_run`, prints what each service would send to `out` instead.
@@ -92,7 +90,7 @@ pub fn run(
         preview(&loaded, &event, out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    deliver_event(&loaded, event, &state, &spool, started, err)
+    deliver_event(&loaded, event, &context, &spool, started, err)
 }
 
 /// The hook under Mercurial, called by the shim from inside hg: says what to gather on
@@ -178,7 +176,7 @@ pub fn run_hg(
         preview(&loaded, &event, err)?;
         return Ok(ExitCode::SUCCESS);
     }
-    deliver_event(&loaded, event, &state, &spool, started, err)
+    deliver_event(&loaded, event, &context, &spool, started, err)
 }
 
 /// Asks the hg shim for the push: the changesets `limits` wants detailed, or none (the
@@ -204,13 +202,14 @@ fn read_gathered() -> Result<hg::Gathered> {
     serde_json::from_str(&input).context("reading the changesets from the hg shim")
 }
 
-/// Delivers a built event to every service, spools what failed, prints one line each.
-/// Every delivery is in the write-ahead journal before the first is sent, so a hook
-/// killed at any point leaves what it did not deliver to `redeliver`.
+/// Delivers a built event to every service (or, in queue mode, publishes it for the
+/// workers), spools what failed, prints one line each. Every delivery is in the
+/// write-ahead journal before the first is sent (or published), so a hook killed at any
+/// point leaves what it did not deliver to `redeliver`.
 fn deliver_event(
     loaded: &Loaded,
     event: Push,
-    state: &StateDir,
+    context: &RepoContext,
     spool: &Spool,
     started: Instant,
     err: &mut dyn Write,
@@ -239,12 +238,13 @@ fn deliver_event(
         Err(error) => (None, Some(format!("{error:#}"))),
     };
     let event = Arc::new(event);
-    reports.extend(deliver::run(
-        Arc::clone(&event),
+    reports.extend(super::send(
+        loaded,
+        context,
+        &event,
         jobs,
-        &DeliveryLog::new(state.log()),
         deadline,
-        Bounds::of(&loaded.site.limits),
+        false,
         journal.as_ref(),
     ));
     let kept = settle(&reports, &event, spool, err, journal.as_ref());

@@ -27,7 +27,23 @@ pub fn run(repo: Option<&Path>, request: &Request, out: &mut dyn Write) -> Resul
     if request.failed {
         return spooled(&Spool::new(state.spool()), request.json, out);
     }
-    let (attempts, invalid) = DeliveryLog::new(state.log()).recent(request.count)?;
+    let (mut attempts, invalid) = DeliveryLog::new(state.log()).recent(request.count)?;
+    // Queue mode: the attempts workers made, wherever they ran, merged by time.
+    let site = crate::config::site::load().ok();
+    if let Some(queue) = site.as_ref().and_then(|site| site.queue.as_ref()) {
+        match crate::queue::stored::worker_attempts(queue, &context.repository_path()) {
+            Ok(remote) => {
+                attempts.extend(remote);
+                attempts.sort_by(|a, b| a.time.cmp(&b.time));
+                let extra = attempts.len().saturating_sub(request.count);
+                attempts.drain(..extra);
+            }
+            Err(error) => writeln!(
+                out,
+                "(the workers' attempts could not be read from the queue: {error:#})"
+            )?,
+        }
+    }
     if request.json {
         for attempt in &attempts {
             writeln!(out, "{}", serde_json::to_string(attempt)?)?;

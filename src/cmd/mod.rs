@@ -8,8 +8,10 @@ pub mod install;
 pub mod log;
 pub mod payload;
 pub mod redeliver;
+pub mod requeue;
 pub mod test;
 pub mod verify;
+pub mod worker;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -73,6 +75,45 @@ pub fn build_event(
 pub fn assemble(context: &RepoContext, loaded: &Loaded, changes: Changes, user: String) -> Push {
     let repository = push::repository(context, &loaded.config.repository, &loaded.site);
     push::assemble(changes, repository, &loaded.site, user)
+}
+
+/// Makes `jobs` of `push` now, or in queue mode publishes them for the workers
+/// (`republish`: deliveries published before, which need fresh message ids).
+pub fn send(
+    loaded: &Loaded,
+    context: &RepoContext,
+    push: &Arc<Push>,
+    jobs: Vec<crate::deliver::Job>,
+    deadline: std::time::Instant,
+    republish: bool,
+    journal: Option<&Journal>,
+) -> Vec<Report> {
+    let state = context.state();
+    match &loaded.site.queue {
+        Some(queue) => {
+            let reports = crate::queue::enqueue::enqueue(
+                queue,
+                (&context.repository_path(), &state),
+                push,
+                jobs,
+                republish,
+                deadline.saturating_duration_since(std::time::Instant::now()),
+            );
+            // Published (or filtered out): the queue has it now. What failed is
+            // settled when it is spooled.
+            if let Some(journal) = journal {
+                for report in reports.iter().filter(|report| !report.outcome.is_failure()) {
+                    let _ = journal.settled(&report.delivery);
+                }
+            }
+            reports
+        }
+        None => {
+            let log = crate::deliver::log::DeliveryLog::new(state.log());
+            let bounds = crate::deliver::Bounds::of(&loaded.site.limits);
+            crate::deliver::run(Arc::clone(push), jobs, &log, deadline, bounds, journal)
+        }
+    }
 }
 
 /// Spools every failed delivery and prints one line per report; each one spooled is

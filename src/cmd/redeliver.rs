@@ -9,9 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{Loaded, exit, settle};
-use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{self, BadFile, Entry, Item, Spool};
-use crate::deliver::{self, Bounds, Job, journal};
+use crate::deliver::{self, Job, journal};
 use crate::repo::RepoContext;
 use crate::report::{self, Kept};
 use crate::scm::{Changes, git, hg};
@@ -90,7 +89,6 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
-    let log = DeliveryLog::new(state.log());
     let total = entries.len();
     for (done, entry) in entries.into_iter().enumerate() {
         if let Some(signal) = deliver::stop::requested() {
@@ -105,8 +103,8 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
             return Ok(ExitCode::FAILURE);
         }
         ok &= match entry.item {
-            Item::Delivery { .. } => redeliver_one(&loaded, &spool, &log, entry, out)?,
-            Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, &log, entry, out)?,
+            Item::Delivery { .. } => redeliver_one(&context, &loaded, &spool, entry, out)?,
+            Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, entry, out)?,
         };
     }
     Ok(exit(ok))
@@ -142,9 +140,9 @@ fn quarantine<'a>(
 
 /// Sends one spooled delivery through the service of its name.
 fn redeliver_one(
+    context: &RepoContext,
     loaded: &Loaded,
     spool: &Spool,
-    log: &DeliveryLog,
     entry: Entry,
     out: &mut dyn Write,
 ) -> Result<bool> {
@@ -184,8 +182,7 @@ fn redeliver_one(
         ref_index,
     };
     let deadline = Instant::now() + loaded.site.limits.budget.0;
-    let bounds = Bounds::of(&loaded.site.limits);
-    let report = deliver::run(Arc::clone(&push), vec![job], log, deadline, bounds, None)
+    let report = super::send(loaded, context, &push, vec![job], deadline, true, None)
         .pop()
         .context("one job gives one report")?;
     let kept = if report.outcome.is_failure() {
@@ -216,7 +213,6 @@ fn deliver_raw(
     context: &RepoContext,
     loaded: &Loaded,
     spool: &Spool,
-    log: &DeliveryLog,
     entry: Entry,
     out: &mut dyn Write,
 ) -> Result<bool> {
@@ -276,14 +272,8 @@ fn deliver_raw(
     let event = Arc::new(event);
     let deadline = Instant::now() + loaded.site.limits.budget.0;
     let mut reports = super::broken_reports(&loaded.broken);
-    let bounds = Bounds::of(&loaded.site.limits);
-    reports.extend(deliver::run(
-        Arc::clone(&event),
-        jobs,
-        log,
-        deadline,
-        bounds,
-        None,
+    reports.extend(super::send(
+        loaded, context, &event, jobs, deadline, true, None,
     ));
     report::line(
         out,

@@ -7,6 +7,7 @@
 
 pub mod diagnostic;
 pub mod email;
+pub mod queue;
 mod redact;
 pub mod repo;
 pub mod secret;

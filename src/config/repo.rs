@@ -68,6 +68,9 @@ pub struct ServiceConfig {
     pub options: Box<dyn BrokerConfig>,
     /// The options as the payload's `service` shows them: secrets are `"***"`.
     pub redacted: serde_json::Value,
+    /// The whole `[[service]]` table as TOML, as written: what a queued delivery
+    /// carries for a worker to build the same service.
+    pub written: String,
 }
 
 /// Options every service has, whatever its broker.
@@ -242,6 +245,7 @@ impl Loader<'_> {
             target.insert(key.clone(), value.clone());
         }
         let redacted = super::redact::options(&table);
+        let written = super::redact::as_written(&table);
         fn as_value<'i>(
             span: &std::ops::Range<usize>,
             table: DeTable<'i>,
@@ -290,6 +294,7 @@ impl Loader<'_> {
             max_commits: common.max_commits.unwrap_or(DEFAULT_MAX_COMMITS),
             options,
             redacted,
+            written,
         })
     }
 

@@ -10,6 +10,7 @@ use serde::de::{Deserializer, Error};
 
 use super::diagnostic::{ConfigErrors, Source};
 pub use super::email::{EmailSite, SmtpTls, SmtpUrl, Transport};
+use super::queue::QueueSite;
 use super::secret::SecretGrant;
 use super::values::Timeout;
 
@@ -37,6 +38,8 @@ pub struct SiteConfig {
     /// Secrets granted to repositories, by name (`[secrets.NAME]`); a repository config
     /// uses one as `"secret:NAME"`.
     pub secrets: std::collections::BTreeMap<String, SecretGrant>,
+    /// Queue mode: publish deliveries to NATS JetStream for `pushbroker worker`s.
+    pub queue: Option<QueueSite>,
 }
 
 impl Default for SiteConfig {
@@ -50,6 +53,7 @@ impl Default for SiteConfig {
             network: NetworkSite::default(),
             brokers: std::collections::BTreeMap::new(),
             secrets: std::collections::BTreeMap::new(),
+            queue: None,
         }
     }
 }
@@ -188,6 +192,10 @@ pub fn load_from(path: &Path) -> Result<SiteConfig, ConfigErrors> {
             at,
             format!("[secrets.{name}]: a secret's name has only letters, digits, _ and -"),
         )]));
+    }
+    if let Some((key, problem)) = site.queue.as_ref().and_then(QueueSite::problem) {
+        let at = source.text.find(key).map(|at| at..at + 1);
+        return Err(ConfigErrors(vec![source.error(at, problem)]));
     }
     match site.email.problem() {
         Some((key, problem)) => {

@@ -224,15 +224,8 @@ pub(crate) fn deliver_with_retries(
     let mut log_error = None;
     loop {
         attempt += 1;
-        let attempt_started = Instant::now();
-        let outcome = match skip {
-            None => service
-                .broker
-                .deliver(&delivery(push, service, &job.id, job.ref_index)),
-            Some(reason) => Outcome::skipped(reason),
-        };
-        let took = attempt_started.elapsed();
-        if let Err(error) = log.append(&attempt_line(job, attempt, &outcome, took)) {
+        let (outcome, line, took) = attempt_once(push, job, skip, attempt);
+        if let Err(error) = log.append(&line) {
             log_error = Some(format!("{error:#}"));
         }
         let tries_here = attempt - job.attempts_before;
@@ -278,6 +271,28 @@ fn pause(wait: Duration) -> bool {
         std::thread::sleep(left.min(POLL));
     }
     false
+}
+
+/// One attempt of `job` (its number `attempt`): `skip` (the filters' reason, decided once
+/// per delivery) or one delivery by its broker; with its log line and how long it took.
+/// The hook, `redeliver`, `test` and queue workers all attempt through here.
+pub fn attempt_once(
+    push: &Push,
+    job: &Job,
+    skip: Option<&str>,
+    attempt: u32,
+) -> (Outcome, Attempt, Duration) {
+    let service = &job.service;
+    let started = Instant::now();
+    let outcome = match skip {
+        None => service
+            .broker
+            .deliver(&delivery(push, service, &job.id, job.ref_index)),
+        Some(reason) => Outcome::skipped(reason),
+    };
+    let took = started.elapsed();
+    let line = attempt_line(job, attempt, &outcome, took);
+    (outcome, line, took)
 }
 
 fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> Attempt {

@@ -2,6 +2,7 @@
 //! real servers (an HTTP receiver, an SMTP server).
 
 pub mod http;
+pub mod nats;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
