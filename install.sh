@@ -43,6 +43,7 @@ install_deps() {
   command -v python3 >/dev/null || missing+=(python3)
   command -v hg >/dev/null || missing+=(mercurial)
   [ -x /usr/bin/time ] || missing+=(time)
+  command -v curl >/dev/null || missing+=(curl)
   command -v msmtp >/dev/null || missing+=(msmtp)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v node >/dev/null || missing+=(nodejs)
