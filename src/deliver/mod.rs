@@ -234,19 +234,10 @@ pub(crate) fn deliver_with_retries(
             .retry_after
             .unwrap_or(FIRST_BACKOFF * 2u32.pow(tries_here - 1));
         let fits = Instant::now() + wait + service.timeout <= deadline;
-        if outcome.verdict != Verdict::Retry || tries_here >= MAX_ATTEMPTS || hung || !fits {
-            return Report {
-                service: service.name.clone(),
-                broker: service.broker_name.clone(),
-                delivery: job.id.clone(),
-                ref_index: job.ref_index,
-                outcome,
-                attempts: attempt,
-                log_error,
-            };
-        }
-        if !pause(wait) {
-            // Asked to stop: the failure so far is what is spooled.
+        // Done, out of tries or time, or asked to stop: the failure so far is what is
+        // spooled.
+        let done = outcome.verdict != Verdict::Retry || tries_here >= MAX_ATTEMPTS || hung || !fits;
+        if done || !pause(wait) {
             return Report {
                 service: service.name.clone(),
                 broker: service.broker_name.clone(),
