@@ -30,6 +30,24 @@ pub struct Push {
     pub test: bool,
 }
 
+impl Push {
+    /// The push as one of its per-ref deliveries needs it: only ref `index` (which is
+    /// index 0 of the copy), everything else as it is. Made without copying the other
+    /// refs, so a push of 10,000 refs does not keep (or queue) 10,000 copies of them all.
+    pub fn for_ref(&self, index: usize) -> Option<Push> {
+        Some(Push {
+            canon_url: self.canon_url.clone(),
+            user: self.user.clone(),
+            repository: self.repository.clone(),
+            commits: self.commits.clone(),
+            total_commits: self.total_commits,
+            refs: vec![self.refs.get(index)?.clone()],
+            pushed_at: self.pushed_at.clone(),
+            test: self.test,
+        })
+    }
+}
+
 /// The repository block of the payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Repository {

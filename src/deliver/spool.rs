@@ -101,8 +101,12 @@ pub struct RawPush {
 
 impl Entry {
     /// A failed delivery of `push`, as `report` tells it.
+    /// A per-ref delivery keeps its own ref alone (as index 0).
     pub fn delivery(report: &Report, push: &Push) -> Entry {
-        let push = push.clone();
+        let (push, ref_index) = match report.ref_index.and_then(|index| push.for_ref(index)) {
+            Some(trimmed) => (trimmed, Some(0)),
+            None => (push.clone(), report.ref_index),
+        };
         let hidden = hidden_of(&push);
         Entry {
             version: VERSION,
@@ -111,7 +115,7 @@ impl Entry {
             item: Item::Delivery {
                 service: report.service.clone(),
                 broker: report.broker.clone(),
-                ref_index: report.ref_index,
+                ref_index,
                 attempts: report.attempts,
                 last_error: report.outcome.detail.clone(),
                 default_branch: push.repository.default_branch.clone(),
@@ -362,6 +366,39 @@ pub fn shown(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_per_ref_delivery_keeps_its_own_ref_alone() {
+        let mut push = crate::verify::cases()
+            .into_iter()
+            .next()
+            .expect("a case")
+            .push;
+        let mut other = push.refs[0].clone();
+        other.name = "other".into();
+        push.refs = vec![other.clone(), push.refs[0].clone(), other];
+        let report = Report {
+            service: "gh".into(),
+            broker: "post".into(),
+            delivery: uuid::Uuid::new_v4().to_string(),
+            ref_index: Some(1),
+            outcome: crate::broker::Outcome::retry("HTTP 503"),
+            attempts: 1,
+            log_error: None,
+        };
+        let Item::Delivery {
+            push: kept,
+            ref_index,
+            ..
+        } = Entry::delivery(&report, &push).item
+        else {
+            panic!("a delivery");
+        };
+        assert_eq!(ref_index, Some(0));
+        assert_eq!(kept.refs.len(), 1);
+        assert_eq!(kept.refs[0].name, push.refs[1].name);
+        assert_eq!(kept.commits.len(), push.commits.len());
+    }
 
     #[test]
     fn an_entry_spooled_before_the_default_branch_was_kept_gets_its_scms_default() {
