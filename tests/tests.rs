@@ -8,6 +8,7 @@ mod check;
 mod custom;
 mod delivery;
 mod email;
+mod email_caps;
 mod github;
 mod hg;
 mod hook;
