@@ -241,3 +241,28 @@ fn message_lines(out: &mut Text, message: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_cut_at_its_last_line_end_within_the_cap() {
+        assert_eq!(shown_message("one\ntwo\n\n", 20), ("one\ntwo", false));
+        assert_eq!(shown_message("one\ntwo\nthree\n", 10), ("one\ntwo", true));
+        // No line end within the cap: cut at the cap, on a character.
+        assert_eq!(shown_message("ééééé", 5), ("éé", true));
+    }
+
+    #[test]
+    fn a_full_body_keeps_whole_lines_only_and_takes_nothing_more() {
+        let mut text = Text::new(20);
+        text.push("[1/2] ");
+        text.push("Changeset\n");
+        assert!(!text.cut);
+        text.push("[2/2] Changeset\n");
+        assert!(text.cut);
+        text.push("more\n");
+        assert_eq!(text.text, "[1/2] Changeset\n");
+    }
+}

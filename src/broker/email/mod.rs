@@ -259,3 +259,29 @@ impl Broker for EmailBroker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_encoded_byte_for_byte_as_lettre_encodes_it() {
+        let long = "x".repeat(74);
+        let cases = [
+            "plain ascii\nshort lines\n".to_string(),
+            format!("{long}\nand a line of 74, which CRLF would make look too long\n"),
+            format!("{long}x\n{long}xx\n"),
+            "café and a few more words\non lines\n".to_string(),
+            "日本語のテキスト\nほとんど\n".repeat(20),
+            "already\r\ncrlf\r\nand not\n".to_string(),
+            String::new(),
+            "no final line break".to_string(),
+        ];
+        for text in cases {
+            let ours = encoded_body(&text).expect("encodes");
+            let lettre = Body::new(text.clone());
+            assert_eq!(ours.encoding(), lettre.encoding(), "{text:?}");
+            assert_eq!(ours.into_vec(), lettre.into_vec(), "{text:?}");
+        }
+    }
+}
