@@ -88,14 +88,15 @@ def measure(command, runs, cwd, stdin=None, env=None):
     return statistics.median(times), peak
 
 
-def email_rows(binary, runs, smoke, top, env):
+def email_rows(binary, runs, smoke, top, env, sizes=None):
     """E1-E3: an email service on a huge push (many refs, a huge message, a wide commit),
-    each against git's own command on the same repository: (name, ours, theirs, note)."""
+    each against git's own command on the same repository: (name, ours, theirs, note).
+    `sizes` (tags, message MB, files) replaces the default ones, for a growth curve."""
     rows = []
+    many, megabytes, wide = sizes or ((200, 0.05, 1_000) if smoke else (200_000, 50, 100_000))
     email = '[[service]]\nbroker = "email"\nto = "dev@example.com"\n'
 
     # E1: many new lightweight tags, one email (the ref-change note).
-    many = 200 if smoke else 200_000
     e1 = os.path.join(top, "e1.git")
     git("init", "--quiet", "--bare", e1, cwd=top)
     fast_import(e1, 20, 20, 3, seed=5)
@@ -110,7 +111,6 @@ def email_rows(binary, runs, smoke, top, env):
     rows.append((f"E1 {many} new tags, email, hook --dry-run", tag_mail, refs, "vs git for-each-ref"))
 
     # E2: one commit whose message is huge and made of short lines.
-    megabytes = 0.05 if smoke else 50
     e2 = os.path.join(top, "e2.git")
     git("init", "--quiet", "--bare", e2, cwd=top)
     fast_import(e2, 1, 10, 3, seed=6)
@@ -129,7 +129,6 @@ def email_rows(binary, runs, smoke, top, env):
     rows.append((f"E2 a {len(blob) / 1e6:.2f} MB message, email, hook --dry-run", huge, log_one, "vs git log -1"))
 
     # E3: one commit adding many files in many directories.
-    wide = 1_000 if smoke else 100_000
     e3 = os.path.join(top, "e3.git")
     git("init", "--quiet", "--bare", e3, cwd=top)
     fast_import(e3, 1, 10, 3, seed=7)
