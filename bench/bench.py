@@ -114,7 +114,7 @@ def email_rows(binary, runs, smoke, top, env, sizes=None):
     e2 = os.path.join(top, "e2.git")
     git("init", "--quiet", "--bare", e2, cwd=top)
     fast_import(e2, 1, 10, 3, seed=6)
-    message = "".join(f"line {n} of a long message\n" for n in range(int(megabytes * 1e6 / 28)))
+    message = "".join(f"line {n:07d} of a long message\n" for n in range(int(megabytes * 1e6 / 31)))
     blob = message.encode()
     git("fast-import", "--quiet", cwd=e2, input=(
         "commit refs/heads/main\nauthor Bench <bench@example.com> 1795770000 +0100\n"
