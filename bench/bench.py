@@ -9,12 +9,18 @@ Data sets, generated with `git fast-import` and fixed dates (deterministic):
   P1  one commit touching 3 files on top of 200
   P3  10,000 commits, each touching 1-5 of ~2,000 files
   P4  10,000 new lightweight tags in one push
+  E1  200,000 new lightweight tags in one push, an email service
+  E2  one commit with a 50 MB message of short lines, an email service
+  E3  one commit adding 100,000 files in 1,000 directories, an email service
 Targets (ratios of wall-time medians):
   P3 every commit with its files (--max-commits 0)  <= 1.00x git log --no-renames --name-status, less memory
   P3 with the default cap (500)                     <= 0.35x that git log
   P1 hook --dry-run, two services                   <= 2.00x git log --name-status -1
   P1 hook delivering one POST to loopback           <= 2.00x curl POSTing the same payload
   P4 hook --dry-run, 10,000 tags                     <= 2.00x git for-each-ref refs/tags, every tag reported
+  E1 200,000 new tags, an email service              <= 2.00x git for-each-ref refs/tags
+  E2 a 50 MB message of short lines, email           <= 2.00x git log -1 on that commit
+  E3 1 commit adding 100,000 files, email            <= 2.00x git log --name-status -1
   hg P1, P2: what the hook adds to hg push           <  1.00x what notify adds (bench/hg_notify.py)
   10 services, each behind a 200 ms receiver         <= 1.30x one such service (bench/parallel_services.py)
 """
@@ -96,6 +102,66 @@ def measure(command, runs, cwd, stdin=None, env=None):
                        input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         peak = int(report.read().strip().splitlines()[-1]) / 1024
     return statistics.median(times), peak
+
+
+def email_rows(binary, runs, smoke, top, env, sizes=None):
+    """E1-E3: an email service on a huge push (many refs, a huge message, a wide commit),
+    each against git's own command on the same repository: (name, ours, theirs, note).
+    `sizes` (tags, message MB, files) replaces the default ones, for a growth curve."""
+    rows = []
+    many, megabytes, wide = sizes or ((200, 0.05, 1_000) if smoke else (200_000, 50, 100_000))
+    email = '[[service]]\nbroker = "email"\nto = "dev@example.com"\n'
+
+    # E1: many new lightweight tags, one email (the ref-change note).
+    e1 = os.path.join(top, "e1.git")
+    git("init", "--quiet", "--bare", e1, cwd=top)
+    fast_import(e1, 20, 20, 3, seed=5)
+    commits = git("rev-list", "main", cwd=e1).stdout.decode().split()
+    git("update-ref", "--stdin", cwd=e1,
+        input="".join(f"create refs/tags/t{n:06d} {commits[n % len(commits)]}\n" for n in range(many)).encode())
+    lines = "".join(f"{ZERO} {commits[n % len(commits)]} refs/tags/t{n:06d}\n" for n in range(many))
+    with open(os.path.join(e1, "pushbroker.toml"), "w") as f:
+        f.write(email)
+    tag_mail = measure([binary, "hook", "--dry-run"], runs, e1, stdin=lines.encode(), env=dict(env, GIT_DIR=e1))
+    refs = measure(["git", "for-each-ref", "refs/tags"], runs, e1, env=env)
+    rows.append((f"E1 {many} new tags, email, hook --dry-run", tag_mail, refs, "vs git for-each-ref"))
+
+    # E2: one commit whose message is huge and made of short lines.
+    e2 = os.path.join(top, "e2.git")
+    git("init", "--quiet", "--bare", e2, cwd=top)
+    fast_import(e2, 1, 10, 3, seed=6)
+    message = "".join(f"line {n:07d} of a long message\n" for n in range(int(megabytes * 1e6 / 31)))
+    blob = message.encode()
+    git("fast-import", "--quiet", cwd=e2, input=(
+        "commit refs/heads/main\nauthor Bench <bench@example.com> 1795770000 +0100\n"
+        "committer Bench <bench@example.com> 1795770000 +0100\n"
+        f"data {len(blob)}\n").encode() + blob + b"from refs/heads/main^0\nM 100644 inline big.txt\ndata 4\nbig\n\n")
+    new, old = rev(e2, "main"), rev(e2, "main~1")
+    with open(os.path.join(e2, "pushbroker.toml"), "w") as f:
+        f.write(email)
+    huge = measure([binary, "hook", "--dry-run"], runs, e2, stdin=f"{old} {new} refs/heads/main\n".encode(),
+                   env=dict(env, GIT_DIR=e2))
+    log_one = measure(["git", "log", "-1", new], runs, e2, env=env)
+    rows.append((f"E2 a {len(blob) / 1e6:.2f} MB message, email, hook --dry-run", huge, log_one, "vs git log -1"))
+
+    # E3: one commit adding many files in many directories.
+    e3 = os.path.join(top, "e3.git")
+    git("init", "--quiet", "--bare", e3, cwd=top)
+    fast_import(e3, 1, 10, 3, seed=7)
+    out = ["blob\nmark :1\ndata 5\nwide\n\n",
+           "commit refs/heads/main\nauthor Bench <bench@example.com> 1795770000 +0100\n"
+           "committer Bench <bench@example.com> 1795770000 +0100\ndata 11\nwide commit\n"
+           "from refs/heads/main^0\n"]
+    out.extend(f"M 100644 :1 wide{n % (wide // 100)}/file{n}.txt\n" for n in range(wide))
+    git("fast-import", "--quiet", cwd=e3, input="".join(out).encode())
+    new, old = rev(e3, "main"), rev(e3, "main~1")
+    with open(os.path.join(e3, "pushbroker.toml"), "w") as f:
+        f.write(email)
+    files = measure([binary, "hook", "--dry-run"], runs, e3, stdin=f"{old} {new} refs/heads/main\n".encode(),
+                    env=dict(env, GIT_DIR=e3))
+    status = measure(["git", "log", "--name-status", "-1", new], runs, e3, env=env)
+    rows.append((f"E3 1 commit, {wide} files, email, hook --dry-run", files, status, "vs git log --name-status -1"))
+    return rows
 
 
 def main():
@@ -196,6 +262,10 @@ def main():
     if reported != tags:
         sys.exit(f"P4: only {reported} of {tags} tags were reported")
 
+    # Email: huge inputs through an email service, against git's own command on the same data.
+    for name, ours, theirs, note in email_rows(binary, runs, options.smoke, top, env):
+        row(name, ours, theirs, 2.00, note)
+
     # Mercurial: the hook's added cost against the notify extension's, on the same pushes.
     for label, ours, notify, alone in hg_rows(binary, runs, options.smoke):
         row(label, (ours, None), (notify, None), 1.00, f"hg push alone {alone * 1000:.0f}ms", strict=True)
@@ -206,8 +276,8 @@ def main():
 
     cpus = os.cpu_count()
     print(f"medians of {runs} runs on {cpus} cores; mem: peak RSS in MiB. Baselines: P3 git log "
-          "--no-renames --name-status;\nP1 git log --name-status -1; P4 git for-each-ref; hg: what notify "
-          "adds to the same push; services: one service")
+          "--no-renames --name-status;\nP1, E3 git log --name-status -1; P4, E1 git for-each-ref; E2 git log -1; "
+          "hg: what notify adds to the same push;\nservices: one service")
     print(f"{'case':<48} {'pushbroker':>11} {'baseline':>11} {'ratio':>7} {'target':>7} {'':<6} "
           f"{'mem':>6} {'base':>6}")
     for line in rows:

@@ -298,19 +298,15 @@ impl Push {
         }
     }
 
-    /// The branches the listed changesets were pushed on, once each, in order.
+    /// The branches the listed changesets were pushed on, once each, in order. (A set
+    /// keeps it linear: a push of many branches each with its own changesets.)
     pub fn commit_branches(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = Vec::new();
-        for name in self
-            .commits
+        let mut seen = std::collections::HashSet::new();
+        self.commits
             .iter()
             .filter_map(|commit| commit.branch.as_deref())
-        {
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        names
+            .filter(|name| seen.insert(*name))
+            .collect()
     }
 
     /// The payload of one delivery of this push.

@@ -6,14 +6,14 @@ use crate::util::smtp::SmtpServer;
 use crate::util::{TestEnv, short};
 
 /// A parsed email: subject, plain body and every header as text.
-struct Mail {
-    subject: String,
-    body: String,
-    raw: String,
+pub struct Mail {
+    pub subject: String,
+    pub body: String,
+    pub raw: String,
 }
 
 impl Mail {
-    fn parse(bytes: &[u8]) -> Mail {
+    pub fn parse(bytes: &[u8]) -> Mail {
         let message = MessageParser::default().parse(bytes).expect("an email");
         Mail {
             subject: message.subject().expect("a subject").to_string(),
@@ -26,7 +26,7 @@ impl Mail {
     }
 
     /// The raw value of header `name` (first occurrence); panics when absent.
-    fn header(&self, name: &str) -> String {
+    pub fn header(&self, name: &str) -> String {
         let head = self.raw.split("\n\n").next().expect("headers");
         head.lines()
             .find_map(|line| {
@@ -205,7 +205,7 @@ fn ref_only_pushes_send_a_short_note_unless_disabled() {
 }
 
 /// Writes a commit object with raw bytes and returns its id.
-fn raw_commit(
+pub fn raw_commit(
     env: &TestEnv,
     work: &std::path::Path,
     author: &[u8],

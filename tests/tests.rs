@@ -10,6 +10,7 @@ mod custom;
 mod custom_exit;
 mod delivery;
 mod email;
+mod email_caps;
 mod github;
 mod hg;
 mod hook;

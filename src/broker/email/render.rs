@@ -3,10 +3,11 @@
 //! One changeset: the subject is its first line. Several: a summary subject (how many,
 //! on which branches, by whom) and every changeset in the body. No changesets: a short
 //! note of the ref changes. Commit text is untrusted: every header value is made one
-//! line here, and lettre encodes it.
+//! line here, and lettre encodes it. The body, under its caps, is `body.rs`'s.
 
+use super::body::{Caps, body, describe_ref};
 use crate::broker::Delivery;
-use crate::event::{Commit, FileChangeKind, Push, RefChange, Scm};
+use crate::event::{Push, Scm};
 use crate::text::{first_line, one_line};
 
 /// The options of the email broker that change the text.
@@ -15,6 +16,7 @@ pub struct Options {
     pub subject_prefix: Option<String>,
     pub diff: bool,
     pub ref_changes: bool,
+    pub caps: Caps,
 }
 
 /// A rendered email, before the transport.
@@ -45,7 +47,7 @@ pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
     };
     Some(Email {
         subject: one_line(&format!("{prefix}{summary}"), 250),
-        body: body(push, commits, options),
+        body: body(push, commits, options.diff, options.caps),
         message_id: format!("<{}@{}>", delivery.id, crate::config::site::hostname()),
         headers: headers(push, delivery.id),
     })
@@ -66,120 +68,6 @@ fn ref_summary(push: &Push) -> String {
     match push.refs.as_slice() {
         [one] => format!("{} {}", push.user, describe_ref(one)),
         refs => format!("{} updated {} refs", push.user, refs.len()),
-    }
-}
-
-fn describe_ref(change: &RefChange) -> String {
-    let kind = change.kind.word();
-    let short = |id: &Option<String>| id.as_deref().map(crate::scm::short_id).unwrap_or_default();
-    if change.created {
-        format!("created {kind} {} at {}", change.name, short(&change.new))
-    } else if change.deleted {
-        format!(
-            "deleted {kind} {} (was {})",
-            change.name,
-            short(&change.old)
-        )
-    } else {
-        let verb = if change.forced {
-            "force-updated"
-        } else {
-            "updated"
-        };
-        format!(
-            "{verb} {kind} {} from {} to {}",
-            change.name,
-            short(&change.old),
-            short(&change.new)
-        )
-    }
-}
-
-fn body(push: &Push, commits: &[Commit], options: &Options) -> String {
-    let mut out = String::new();
-    let changesets = match push.total_commits {
-        0 => "no new changesets".to_string(),
-        1 => "1 new changeset".to_string(),
-        n => format!("{n} new changesets"),
-    };
-    out.push_str(&format!(
-        "{} pushed {changesets} to {}/{} ({}).\n\n",
-        one_line(&push.user, 100),
-        push.repository.owner,
-        push.repository.name,
-        push.repository.website
-    ));
-    for change in &push.refs {
-        out.push_str(&format!("  {}\n", one_line(&describe_ref(change), 300)));
-    }
-    let left_out = push.total_commits - commits.len();
-    if left_out > 0 {
-        out.push_str(&format!(
-            "\n{left_out} older changesets are not listed; the newest {} follow.\n",
-            commits.len()
-        ));
-    }
-    for (index, commit) in commits.iter().enumerate() {
-        out.push('\n');
-        if commits.len() > 1 {
-            out.push_str(&format!("[{}/{}] ", index + 1, commits.len()));
-        }
-        changeset(&mut out, push.repository.scm, commit, options.diff);
-    }
-    out.push_str(&format!(
-        "\n-- \npushbroker {} for {}\n",
-        env!("CARGO_PKG_VERSION"),
-        push.repository.website
-    ));
-    out
-}
-
-fn changeset(out: &mut String, scm: Scm, commit: &Commit, diff: bool) {
-    let id = match (scm, commit.revision) {
-        (Scm::Hg, Some(revision)) => format!("{revision}:{}", commit.node),
-        _ => commit.node.clone(),
-    };
-    out.push_str(&format!("Changeset {id}\n"));
-    out.push_str(&format!("Author: {}\n", one_line(&commit.raw_author, 300)));
-    out.push_str(&format!(
-        "Date:   {} ({} UTC)\n",
-        commit.timestamp,
-        commit
-            .utctimestamp
-            .get(..19)
-            .unwrap_or(&commit.utctimestamp)
-    ));
-    if let Some(branch) = &commit.branch {
-        out.push_str(&format!("Branch: {}\n", one_line(branch, 200)));
-    }
-    out.push_str(&format!("Link:   {}\n\n", commit.url));
-    for line in commit.message.trim_end().lines() {
-        if line.trim().is_empty() {
-            out.push('\n');
-        } else {
-            out.push_str(&format!("    {line}\n"));
-        }
-    }
-    if !commit.files.is_empty() {
-        out.push_str("\nFiles:\n");
-        for file in &commit.files {
-            let mark = match file.kind {
-                FileChangeKind::Added => 'A',
-                FileChangeKind::Modified => 'M',
-                FileChangeKind::Removed => 'R',
-            };
-            out.push_str(&format!("  {mark} {}\n", file.file));
-        }
-    }
-    if diff && let Some(patch) = &commit.hidden.diff {
-        out.push('\n');
-        out.push_str(&patch.text);
-        if patch.cut_lines > 0 {
-            out.push_str(&format!(
-                "[{} more diff lines not shown]\n",
-                patch.cut_lines
-            ));
-        }
     }
 }
 
