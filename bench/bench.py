@@ -23,6 +23,9 @@ Targets (ratios of wall-time medians):
   E3 1 commit adding 100,000 files, email            <= 2.00x git log --name-status -1
   hg P1, P2: what the hook adds to hg push           <  1.00x what notify adds (bench/hg_notify.py)
   10 services, each behind a 200 ms receiver         <= 1.30x one such service (bench/parallel_services.py)
+  Q1 queue mode: a 1-commit push to 10 services       within 10 ms of the same push with no hook (bench/queue_mode.py)
+  Q2 4 workers, 200 ms receivers                      >= 3x one worker's deliveries/s
+  Q3 4 workers, a receiver that answers at once       >= 500 deliveries/s
 """
 
 import argparse
@@ -40,6 +43,7 @@ import time
 
 from hg_notify import hg_rows
 from parallel_services import services_times
+from queue_mode import queue_rows
 
 ZERO = "0" * 40
 
@@ -274,10 +278,16 @@ def main():
     one, ten = services_times(binary, runs if options.smoke else max(runs, 9))
     row("10 services vs 1, each receiver waits 200 ms", (ten, None), (one, None), 1.30)
 
+    # Queue mode, against a real nats-server: the hook's cost and the workers' throughput.
+    for name, ours, theirs, target, note in queue_rows(binary, runs if options.smoke else max(runs, 9),
+                                                       options.smoke):
+        row(name, (ours, None), (theirs, None), target, note)
+
     cpus = os.cpu_count()
     print(f"medians of {runs} runs on {cpus} cores; mem: peak RSS in MiB. Baselines: P3 git log "
           "--no-renames --name-status;\nP1, E3 git log --name-status -1; P4, E1 git for-each-ref; E2 git log -1; "
-          "hg: what notify adds to the same push;\nservices: one service")
+          "hg: what notify adds to the same push;\nservices: one service; Q1: the same push to a "
+          "repository with no hook; Q2: one worker; Q3: 500 deliveries/s")
     print(f"{'case':<48} {'pushbroker':>11} {'baseline':>11} {'ratio':>7} {'target':>7} {'':<6} "
           f"{'mem':>6} {'base':>6}")
     for line in rows:

@@ -231,24 +231,24 @@ def queue_rows(binary, runs, smoke):
         hook = hook_times(world, runs)
         base = hook["none"]
         rows = []
-        for name, label in (("queue", "queue mode"), ("fast", "inline, fast receivers"),
-                            ("slow", "inline, 200 ms receivers")):
+        for name, label in (("queue", "queue mode"), ("fast", "inline, fast rcv"),
+                            ("slow", "inline, 200 ms rcv")):
             added = (hook[name] - base) * 1000
             target = (base + 0.010) / base if name == "queue" else float("inf")
-            rows.append((f"push, 10 services, {label}", hook[name], base, target,
+            rows.append((f"Q1 push, 10 services, {label}", hook[name], base, target,
                          f"vs no hook: +{added:.1f} ms" + (" (target <= 10 ms)" if name == "queue" else "")))
         slow_events = 16 if smoke else 320
         fast_events = 20 if smoke else 2000
         one_slow = throughput(world, 1, 0.2, slow_events)
         four_slow = throughput(world, 4, 0.2, slow_events)
-        rows.append((f"4 workers vs 1, {slow_events} deliveries, 200 ms receiver", four_slow, one_slow,
+        rows.append((f"Q2 4 workers vs 1, {slow_events} x 200 ms rcv", four_slow, one_slow,
                      1 / 3, f"{slow_events / one_slow:.0f}/s vs {slow_events / four_slow:.0f}/s "
                             "(target >= 3x)"))
         one_fast = throughput(world, 1, 0, fast_events)
         four_fast = throughput(world, 4, 0, fast_events)
-        rows.append((f"1 worker, {fast_events} deliveries, fast receiver", one_fast, fast_events / 500,
+        rows.append((f"Q3 1 worker, {fast_events} deliveries, fast rcv", one_fast, fast_events / 500,
                      float("inf"), f"{fast_events / one_fast:.0f}/s"))
-        rows.append((f"4 workers, {fast_events} deliveries, fast receiver", four_fast,
+        rows.append((f"Q3 4 workers, {fast_events} deliveries, fast rcv", four_fast,
                      fast_events / 500, 1.0, f"{fast_events / four_fast:.0f}/s (target >= 500/s)"))
         return rows
     finally:
