@@ -104,6 +104,5 @@ async fn publish_all(
         }
         ensure_streams(site, &js).await?;
     }
-    js.client().flush().await.ok();
     Ok(())
 }
