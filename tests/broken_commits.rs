@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::util::http::Receiver;
 use crate::util::smtp::SmtpServer;
-use crate::util::{TestEnv, files_under, post_json, short};
+use crate::util::{TestEnv, post_json, short};
 
 /// One broken author line, and what the payload says of it.
 struct Case {
@@ -196,7 +196,7 @@ fn check_case(case: &Case) {
         "{lines:?}"
     );
     assert_eq!(lines[2], "gh (post) main: delivered (HTTP 200)");
-    assert_eq!(spooled(&server), 0);
+    assert_eq!(crate::util::spool_files(&server).len(), 0);
 
     // The POST: all three commits, the broken one field by field.
     let requests = receiver.requests();
@@ -335,13 +335,9 @@ fn a_commit_that_cannot_be_read_is_delivered_marked_unreadable() {
     assert_eq!(commits[2]["files"], json!([{"file": "c", "type": "added"}]));
     assert_eq!(commits[2]["raw_node"], third.as_str());
     assert_eq!(commits[2].get("unreadable"), None);
-    assert_eq!(spooled(&server), 0, "delivered, so it left the spool");
-}
-
-/// How many deliveries the spool holds.
-fn spooled(server: &Path) -> usize {
-    files_under(&server.join("pushbroker/spool"))
-        .iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .count()
+    assert_eq!(
+        crate::util::spool_files(&server).len(),
+        0,
+        "delivered, so it left the spool"
+    );
 }

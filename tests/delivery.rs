@@ -7,30 +7,7 @@ use serde_json::Value;
 
 use crate::util::http::Receiver;
 use crate::util::smtp::SmtpServer;
-use crate::util::{TestEnv, free_port, post_json, text_under};
-
-fn spool_files(server: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(server.join("pushbroker/spool"))
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-fn log_lines(server: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(server.join("pushbroker/deliveries.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| {
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid log line {line:?}: {e}"))
-        })
-        .collect()
-}
+use crate::util::{TestEnv, free_port, log_lines, post_json, spool_files, text_under};
 
 #[test]
 fn a_500_then_200_is_retried_once_with_the_same_delivery_id() {

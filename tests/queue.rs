@@ -7,22 +7,7 @@ use serde_json::Value;
 
 use crate::util::http::Receiver;
 use crate::util::nats::{Nats, Worker, wait_until};
-use crate::util::{TestEnv, free_port, post_json, text_under};
-
-fn spooled(server: &std::path::Path) -> usize {
-    crate::util::files_under(&server.join("pushbroker/spool"))
-        .iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .count()
-}
-
-fn log_lines(server: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(server.join("pushbroker/deliveries.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("log line"))
-        .collect()
-}
+use crate::util::{TestEnv, free_port, log_lines, post_json, spool_files, text_under};
 
 #[test]
 fn a_push_is_queued_and_a_worker_delivers_it_with_the_same_id_and_signature() {
@@ -136,7 +121,7 @@ fn a_queue_that_is_down_or_silent_spools_promptly_and_redeliver_publishes_later(
         );
     }
     drop(silent);
-    assert_eq!(spooled(&server), 2);
+    assert_eq!(spool_files(&server).len(), 2);
     let ids: Vec<String> = log_lines(&server)
         .iter()
         .map(|line| line["delivery"].as_str().expect("id").to_string())
@@ -153,7 +138,7 @@ fn a_queue_that_is_down_or_silent_spools_promptly_and_redeliver_publishes_later(
         "{}",
         redeliver.stdout
     );
-    assert_eq!(spooled(&server), 0);
+    assert_eq!(spool_files(&server).len(), 0);
     let _worker = Worker::start(&env, "one", &[]);
     assert!(wait_until(Duration::from_secs(10), || receiver
         .requests()

@@ -6,21 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::util::http::Receiver;
-use crate::util::{TestEnv, files_under, free_port, post_json, text_under};
+use crate::util::{TestEnv, free_port, post_json, spool_files, text_under};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
 /// The path grants match: the repository's directory, symlinks resolved.
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).expect("canonical path")
-}
-
-/// The spooled deliveries of `server`.
-fn spooled(server: &Path) -> Vec<PathBuf> {
-    files_under(&server.join("pushbroker/spool"))
-        .into_iter()
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect()
 }
 
 /// The 1-based line and column of the first `needle` in `text`.
@@ -110,7 +102,7 @@ fn a_repository_config_reads_no_secret_of_the_server_unless_the_site_grants_it()
         text_under(&server.join("pushbroker"))
     );
     assert!(!everything.contains("hunter2"), "{everything}");
-    assert_eq!(spooled(&server).len(), 1);
+    assert_eq!(spool_files(&server).len(), 1);
 
     // A grant to other repositories is no grant to this one.
     env.write_site(&format!(
@@ -155,7 +147,7 @@ fn a_repository_config_reads_no_secret_of_the_server_unless_the_site_grants_it()
         .find(|request| request.method == "POST" && request.header_opt("X-Gitlab-Event").is_none())
         .expect("the signed json request");
     assert!(signed.header("webhook-signature").starts_with("v1,"));
-    assert!(spooled(&server).is_empty());
+    assert!(spool_files(&server).is_empty());
 }
 
 #[test]
@@ -243,7 +235,7 @@ fn the_default_network_policy_refuses_loopback_and_unspecified_addresses() {
     );
     assert!(paths.contains(&"/containers/create"));
     assert_eq!(
-        spooled(&server).len(),
+        spool_files(&server).len(),
         4,
         "0.0.0.0, 0, [::] and [::1] stay refused"
     );
@@ -435,7 +427,7 @@ fn a_template_cannot_exhaust_the_hooks_memory() {
         ]
     );
     assert_eq!(receiver.only().body_text(), "alice");
-    assert_eq!(spooled(&server).len(), 1);
+    assert_eq!(spool_files(&server).len(), 1);
 }
 
 #[test]

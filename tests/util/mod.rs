@@ -391,6 +391,31 @@ pub fn text_under(dir: &Path) -> String {
         .collect()
 }
 
+/// The spooled deliveries of `server` (not the journal, not `bad/`), sorted.
+pub fn spool_files(server: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(server.join("pushbroker/spool"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Every line of `server`'s delivery log, as JSON.
+pub fn log_lines(server: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(server.join("pushbroker/deliveries.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("invalid log line {line:?}: {e}"))
+        })
+        .collect()
+}
+
 /// The first 12 hex digits of an id.
 pub fn short(id: &str) -> String {
     id[..12].to_string()
