@@ -45,6 +45,31 @@ pub struct Attempt {
     pub output: Option<String>,
 }
 
+impl Attempt {
+    /// The line of attempt `attempt` of delivery `delivery` through `service`
+    /// (`broker`), which ended as `outcome` after `took`, now.
+    pub fn of(
+        delivery: &str,
+        (service, broker): (&str, &str),
+        attempt: u32,
+        outcome: &crate::broker::Outcome,
+        took: std::time::Duration,
+    ) -> Attempt {
+        Attempt {
+            time: crate::scm::dates::now_rfc3339(),
+            delivery: delivery.to_string(),
+            service: service.to_string(),
+            broker: broker.to_string(),
+            attempt,
+            outcome: outcome.verdict,
+            duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            status: outcome.status,
+            detail: outcome.detail.clone(),
+            output: outcome.output.clone(),
+        }
+    }
+}
+
 /// The log of one repository.
 #[derive(Debug, Clone)]
 pub struct DeliveryLog {

@@ -287,18 +287,8 @@ pub fn attempt_once(
 }
 
 fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> Attempt {
-    Attempt {
-        time: crate::scm::dates::now_rfc3339(),
-        delivery: job.id.clone(),
-        service: job.service.name.clone(),
-        broker: job.service.broker_name.clone(),
-        attempt,
-        outcome: outcome.verdict,
-        duration_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        status: outcome.status,
-        detail: outcome.detail.clone(),
-        output: outcome.output.clone(),
-    }
+    let service = (job.service.name.as_str(), job.service.broker_name.as_str());
+    Attempt::of(&job.id, service, attempt, outcome, took)
 }
 
 /// The delivery of `push` to `service` under the id `id`.

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::broker::Outcome;
 use crate::config::{SiteConfig, Source, repo};
@@ -81,17 +82,19 @@ pub fn attempt(
     (outcome, logged)
 }
 
-fn line(task: &Task, service: &str, broker: &str, attempt: u32, outcome: &Outcome) -> Attempt {
-    Attempt {
-        time: crate::scm::dates::now_rfc3339(),
-        delivery: task.entry.id.clone(),
-        service: service.to_string(),
-        broker: broker.to_string(),
+/// The log line of an attempt that did not reach a broker.
+pub(super) fn line(
+    task: &Task,
+    service: &str,
+    broker: &str,
+    attempt: u32,
+    outcome: &Outcome,
+) -> Attempt {
+    Attempt::of(
+        &task.entry.id,
+        (service, broker),
         attempt,
-        outcome: outcome.verdict,
-        duration_ms: 0,
-        status: outcome.status,
-        detail: outcome.detail.clone(),
-        output: None,
-    }
+        outcome,
+        Duration::ZERO,
+    )
 }

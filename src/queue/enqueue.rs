@@ -105,16 +105,13 @@ pub fn enqueue(
 }
 
 fn line(report: &Report) -> Attempt {
-    Attempt {
-        time: crate::scm::dates::now_rfc3339(),
-        delivery: report.delivery.clone(),
-        service: report.service.clone(),
-        broker: report.broker.clone(),
-        attempt: report.attempts,
-        outcome: report.outcome.verdict,
-        duration_ms: 0,
-        status: None,
-        detail: report.outcome.detail.clone(),
-        output: None,
-    }
+    let service = (report.service.as_str(), report.broker.as_str());
+    let zero = std::time::Duration::ZERO;
+    Attempt::of(
+        &report.delivery,
+        service,
+        report.attempts,
+        &report.outcome,
+        zero,
+    )
 }

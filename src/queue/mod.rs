@@ -56,6 +56,13 @@ pub struct Task {
     pub entry: Entry,
 }
 
+impl Task {
+    /// Whether this version of pushbroker reads this task's format.
+    pub fn version_ok(&self) -> bool {
+        self.version == VERSION
+    }
+}
+
 /// A short, subject-safe name for the repository at `path`.
 pub fn repository_key(path: &Path) -> String {
     let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());

@@ -24,7 +24,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Task, VERSION, attempt, connect, context, dead_subject, ensure_streams, log_subject};
+use super::{Task, attempt, connect, context, dead_subject, ensure_streams, log_subject};
 use crate::broker::{Outcome, Verdict};
 use crate::config::SiteConfig;
 use crate::config::queue::QueueSite;
@@ -202,18 +202,7 @@ impl Handling {
             tokio::select! {
                 done = &mut blocking => break done.unwrap_or_else(|_| {
                     let outcome = Outcome::retry("the delivery thread failed");
-                    let line = crate::deliver::log::Attempt {
-                        time: crate::scm::dates::now_rfc3339(),
-                        delivery: task.entry.id.clone(),
-                        service: task.entry.service().to_string(),
-                        broker: String::new(),
-                        attempt: number,
-                        outcome: outcome.verdict,
-                        duration_ms: 0,
-                        status: None,
-                        detail: outcome.detail.clone(),
-                        output: None,
-                    };
+                    let line = attempt::line(&task, task.entry.service(), "", number, &outcome);
                     (outcome, line)
                 }),
                 _ = tokio::time::sleep(self.queue.ack_wait.0 / 3) => {
@@ -287,12 +276,5 @@ impl Handling {
             .await
             .context("storing the dead letter")?;
         Ok(())
-    }
-}
-
-impl Task {
-    /// Whether this worker reads this task's format.
-    pub fn version_ok(&self) -> bool {
-        self.version == VERSION
     }
 }
