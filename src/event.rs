@@ -207,6 +207,32 @@ pub struct RefChange {
     pub deleted: bool,
     /// The new value does not contain the old one (a non-fast-forward update).
     pub forced: bool,
+    /// What the push took off a Git branch: for a forced update, the commits the old
+    /// value reaches and the new one does not; for a deletion, the old tip alone.
+    /// Absent otherwise (and always in Mercurial, where a push removes no changeset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<Discarded>,
+}
+
+/// The changesets a forced update or a deletion took off a branch (git-multimail's
+/// "discards"): they stay in the repository only as long as another ref reaches them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discarded {
+    /// The newest of them (at most 100), oldest first.
+    pub commits: Vec<DiscardedCommit>,
+    /// How many there are in all.
+    pub total: usize,
+}
+
+/// One discarded changeset: its id and the first line of its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscardedCommit {
+    /// Short id (12 hex digits).
+    pub node: String,
+    /// Full id.
+    pub raw_node: String,
+    /// The message's first line.
+    pub summary: String,
 }
 
 /// What kind of ref a [`RefChange`] is.

@@ -83,6 +83,7 @@ pub fn cases() -> Vec<Case> {
                     created: true,
                     deleted: false,
                     forced: false,
+                    discarded: None,
                 }],
             ),
         },
@@ -109,6 +110,7 @@ pub fn cases() -> Vec<Case> {
                             created: false,
                             deleted: false,
                             forced: false,
+                            discarded: None,
                         },
                         RefChange {
                             refname: "stable".into(),
@@ -119,6 +121,7 @@ pub fn cases() -> Vec<Case> {
                             created: true,
                             deleted: false,
                             forced: false,
+                            discarded: None,
                         },
                     ],
                 )
@@ -169,6 +172,7 @@ fn branch(name: &str, old: Option<u32>, new: Option<u32>) -> RefChange {
         created: old.is_none(),
         deleted: new.is_none(),
         forced: false,
+        discarded: None,
     }
 }
 

@@ -233,7 +233,9 @@ fn deletion_lists_the_ref_and_no_commits() {
     assert_eq!(
         payload["refs"],
         json!([{"ref": "refs/heads/old", "name": "old", "kind": "branch", "old": head,
-                "new": null, "created": false, "deleted": true, "forced": false}])
+                "new": null, "created": false, "deleted": true, "forced": false,
+                "discarded": {"commits": [{"node": &head[..12], "raw_node": head,
+                "summary": "base"}], "total": 1}}])
     );
 }
 

@@ -15,6 +15,7 @@ mod github;
 mod hg;
 mod hook;
 mod install;
+mod multimail;
 mod new_commits;
 mod post;
 mod queue;

@@ -82,6 +82,7 @@ pub fn to_changes(gathered: Gathered) -> Changes {
             created: gathered.created,
             deleted: gathered.deleted,
             forced: false,
+            discarded: None,
         })
         .collect();
     Changes {

@@ -24,7 +24,7 @@ pub struct Caps {
 
 /// The body as it grows: text is appended until `room` runs out, then the body is cut
 /// at the end of its last whole line and takes nothing more.
-struct Text {
+pub(super) struct Text {
     text: String,
     room: usize,
     cut: bool,
@@ -82,6 +82,7 @@ pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
         let noun = if more == 1 { "ref" } else { "refs" };
         out.push(&format!("  … and {} more {noun}\n", count(more)));
     }
+    discarded(&mut out, push, caps);
     let left_out = push.total_commits - commits.len();
     if left_out > 0 {
         out.push(&format!(
@@ -117,6 +118,49 @@ pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
         push.repository.website
     ));
     text
+}
+
+/// What the forced updates and deletions among the listed refs took off their branches:
+/// a deleted branch's old tip, a forced update's discarded changesets (git-multimail's
+/// "discards"), one line each.
+pub(super) fn discarded(out: &mut Text, push: &Push, caps: Caps) {
+    for change in push.refs.iter().take(caps.refs) {
+        let Some(discarded) = &change.discarded else {
+            continue;
+        };
+        if out.cut {
+            return;
+        }
+        let name = one_line(&change.name, 200);
+        let (heading, verb) = match (change.deleted, discarded.total) {
+            (true, _) => (format!("Branch {name} was deleted; it pointed at:"), "was"),
+            (false, 1) => (
+                format!(
+                    "This push discarded 1 changeset from branch {name} (it stays in the repository only while another ref reaches it):"
+                ),
+                "discards",
+            ),
+            (false, n) => (
+                format!(
+                    "This push discarded {} changesets from branch {name} (they stay in the repository only while another ref reaches them):",
+                    count(n)
+                ),
+                "discards",
+            ),
+        };
+        out.push(&format!("\n{heading}\n"));
+        let older = discarded.total.saturating_sub(discarded.commits.len());
+        if older > 0 {
+            out.push(&format!("  … and {} older\n", count(older)));
+        }
+        for commit in &discarded.commits {
+            out.push(&format!(
+                "  {verb} {} {}\n",
+                commit.node,
+                one_line(&commit.summary, 200)
+            ));
+        }
+    }
 }
 
 /// One ref change in words: `created tag v1.0 at 0123456789ab`.

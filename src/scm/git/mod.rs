@@ -45,11 +45,12 @@ pub fn collect_known(
 ) -> Result<Changes> {
     let objects = read::open_objects(repo.path())?;
     let tips = tips(&objects, updates)?;
-    let refs = updates
+    let mut refs = updates
         .iter()
         .zip(&tips)
         .map(|(update, tip)| ref_change(repo, &objects, update, *tip))
         .collect::<Result<Vec<_>>>()?;
+    walk_discarded(repo, &objects, updates, &tips, &mut refs);
 
     let new_commits = match known {
         Some(known) => known.to_vec(),
@@ -161,6 +162,7 @@ fn ref_change(
         created: update.is_create(),
         deleted: update.is_delete(),
         forced,
+        discarded: None,
     })
 }
 
@@ -213,6 +215,61 @@ fn libgit2_walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<O
         walk.hide(*hide)?;
     }
     Ok(walk.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Fills in what each forced or deleted branch lost ([`RefChange::discarded`]): a forced
+/// update's commits that the old value reaches and the new one does not (the newest
+/// 100 read, all counted), a deletion's old tip. Only forced and deleted branches pay
+/// for a walk; a ref whose old value cannot be read or walked lists nothing.
+fn walk_discarded(
+    repo: &Repository,
+    objects: &read::Objects,
+    updates: &[RefUpdate],
+    tips: &[Option<Oid>],
+    refs: &mut [RefChange],
+) {
+    const LISTED: usize = 100;
+    for ((update, tip), change) in updates.iter().zip(tips).zip(refs.iter_mut()) {
+        if change.kind != RefKind::Branch || !(change.forced || change.deleted) {
+            continue;
+        }
+        let Ok(Some(old)) = peel_to_commit(objects, update.old) else {
+            continue;
+        };
+        let ids = match tip {
+            None => vec![old],
+            Some(new) => match libgit2_walk(repo, &[old], &[*new])
+                .or_else(|_| cli::rev_list(repo.path(), &[old], &[*new]))
+            {
+                Ok(ids) => ids,
+                Err(_) => continue,
+            },
+        };
+        let mut buffer = Vec::new();
+        let commits = ids[ids.len().saturating_sub(LISTED)..]
+            .iter()
+            .map(|oid| {
+                let summary = match parse::commit_bytes(&objects.odb, &to_gix(*oid), &mut buffer) {
+                    Ok(bytes) => {
+                        let raw = parse::commit(bytes);
+                        let start =
+                            &raw.message[..raw.message.len().min(crate::text::FIRST_LINE_SCAN)];
+                        crate::text::first_line(&crate::text::decode(start, raw.encoding), 200)
+                    }
+                    Err(_) => "(unreadable commit)".to_string(),
+                };
+                crate::event::DiscardedCommit {
+                    node: super::short_id(&oid.to_string()),
+                    raw_node: oid.to_string(),
+                    summary,
+                }
+            })
+            .collect();
+        change.discarded = Some(crate::event::Discarded {
+            commits,
+            total: ids.len(),
+        });
+    }
 }
 
 /// The first pushed branch (in input order) that reaches each new commit. Commits that
@@ -299,6 +356,7 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
             created: parent.is_none(),
             deleted: false,
             forced: false,
+            discarded: None,
         }],
     })
 }
