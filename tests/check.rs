@@ -24,7 +24,7 @@ fn check_reports_every_error_with_line_and_column() {
         lines,
         vec![
             format!(
-                "error: {config}:7:1: unknown field `subjekt`, expected one of `to`, `from`, `reply_to`, `subject_prefix`, `diff`, `max_lines`, `ref_changes`, `max_message_bytes`, `max_body_bytes`, `max_refs`, `max_files`, or one of name, branches, paths, timeout, max_commits"
+                "error: {config}:7:1: unknown field `subjekt`, expected one of `to`, `from`, `reply_to`, `subject_prefix`, `diff`, `max_lines`, `ref_changes`, `per_commit`, `max_message_bytes`, `max_body_bytes`, `max_refs`, `max_files`, or one of name, branches, paths, timeout, max_commits"
             ),
             format!(
                 "error: {config}:10:10: unknown broker `emial`: did you mean broker = \"email\"? (brokers: email, post, slack, discord, msteams, matrix)"

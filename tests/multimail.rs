@@ -172,3 +172,94 @@ fn the_payload_of_a_forced_update_carries_the_discarded_changesets() {
     let payload: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
     assert!(payload["refs"][0].get("discarded").is_none(), "{payload}");
 }
+
+#[test]
+fn per_commit_sends_a_summary_and_one_email_per_changeset_threaded_under_it() {
+    let (env, server, work, [_, _, two]) = setup(&format!("{EMAIL}per_commit = true\n"));
+    let three = env.commit(&work, &[("b", Some("1"))], "Third change", 3);
+    let four = env.commit(&work, &[("b", Some("2"))], "Fourth change", 4);
+    let push = env.push(&work, &server, &["main"]);
+    let lines = push.remote_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("email-1 (email): delivered (written to ")
+            && lines[0].ends_with(".eml; and 2 changeset emails)"),
+        "{lines:?}"
+    );
+
+    let mails = take_emails(&server);
+    assert_eq!(mails.len(), 3, "a summary and one email per changeset");
+    let by_name = |suffix: &str| {
+        &mails
+            .iter()
+            .find(|(name, _)| {
+                name.ends_with(suffix) && name.matches('.').count() == suffix.matches('.').count()
+            })
+            .unwrap_or_else(|| panic!("no *{suffix}"))
+            .1
+    };
+    let summary = by_name(".eml");
+    assert_eq!(
+        summary.subject,
+        "[widgets] 2 new changesets on main by alice"
+    );
+    let summary_id = summary.header("Message-ID");
+    let delivery = summary.header("X-Pushbroker-Delivery");
+    assert!(
+        summary_id.starts_with(&format!("<{delivery}@")),
+        "{summary_id}"
+    );
+    assert_eq!(
+        body_between(&summary.body, "alice pushed", "-- \n"),
+        format!(
+            "alice pushed 2 new changesets to acme/widgets (https://code.example.com/acme/widgets).\n\n\
+             \x20 updated branch main from {} to {}\n\n\
+             Each changeset follows in an email of its own:\n\
+             \x20 [1/2] {} Third change\n\
+             \x20 [2/2] {} Fourth change\n\n",
+            short(&two),
+            short(&four),
+            short(&three),
+            short(&four)
+        )
+    );
+
+    for (number, id, title) in [(1, &three, "Third change"), (2, &four, "Fourth change")] {
+        let mail = by_name(&format!(".{number}.eml"));
+        assert_eq!(mail.subject, format!("[widgets] [{number}/2] {title}"));
+        assert_eq!(mail.header("In-Reply-To"), summary_id);
+        assert_eq!(mail.header("References"), summary_id);
+        assert_eq!(
+            mail.header("Message-ID"),
+            summary_id.replacen('@', &format!(".{number}@"), 1)
+        );
+        assert_eq!(mail.header("X-Git-Rev"), *id);
+        assert_eq!(mail.header("X-Pushbroker-Delivery"), delivery);
+        let expected = format!(
+            "alice pushed this changeset to acme/widgets (https://code.example.com/acme/widgets).\n\n\
+             Changeset {}\n\
+             Author: Alice Example <alice@example.com>\n",
+            short(id)
+        );
+        assert_eq!(body_between(&mail.body, "alice pushed", "Date:"), expected);
+        assert!(
+            mail.body.contains(&format!("\n    {title}\n")),
+            "{}",
+            mail.body
+        );
+    }
+}
+
+#[test]
+fn per_commit_off_is_one_email_per_push() {
+    let (env, server, work, _) = setup(EMAIL);
+    env.commit(&work, &[("b", Some("1"))], "Third change", 3);
+    env.commit(&work, &[("b", Some("2"))], "Fourth change", 4);
+    env.push(&work, &server, &["main"]);
+    let mails = take_emails(&server);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        mails[0].1.subject,
+        "[widgets] 2 new changesets on main by alice"
+    );
+}

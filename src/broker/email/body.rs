@@ -7,7 +7,7 @@
 //! what the push holds. Each cut says so where it happened.
 
 use crate::event::{Commit, FileChangeKind, Push, RefChange, Scm};
-use crate::text::{count, head, one_line, size};
+use crate::text::{count, first_line, head, one_line, size};
 
 /// How much of a push one email shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct Caps {
 
 /// The body as it grows: text is appended until `room` runs out, then the body is cut
 /// at the end of its last whole line and takes nothing more.
-pub(super) struct Text {
+struct Text {
     text: String,
     room: usize,
     cut: bool,
@@ -59,6 +59,66 @@ impl Text {
 /// The body of the email for `push`, listing `commits` (the newest of the push).
 pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
     let mut out = Text::new(caps.body_bytes);
+    opening(&mut out, push, commits, caps);
+    let mut whole = 0;
+    for (index, commit) in commits.iter().enumerate() {
+        if out.cut {
+            break;
+        }
+        out.push("\n");
+        if commits.len() > 1 {
+            out.push(&format!("[{}/{}] ", index + 1, commits.len()));
+        }
+        changeset(&mut out, push.repository.scm, commit, diff, caps);
+        if !out.cut {
+            whole += 1;
+        }
+    }
+    let note = format!("{whole} of {} changesets shown in full", commits.len());
+    finish(out, push, caps, &note)
+}
+
+/// The body of the push's summary email when each changeset has an email of its own
+/// (`per_commit`): the refs, what was discarded, and one line per changeset.
+pub fn summary_body(push: &Push, commits: &[Commit], caps: Caps) -> String {
+    let mut out = Text::new(caps.body_bytes);
+    opening(&mut out, push, commits, caps);
+    if !commits.is_empty() {
+        out.push("\nEach changeset follows in an email of its own:\n");
+    }
+    for (index, commit) in commits.iter().enumerate() {
+        if out.cut {
+            break;
+        }
+        out.push(&format!(
+            "  [{}/{}] {} {}\n",
+            index + 1,
+            commits.len(),
+            commit.node,
+            first_line(&commit.message, 200)
+        ));
+    }
+    finish(out, push, caps, "changesets listed in their own emails")
+}
+
+/// The body of one changeset's own email (`per_commit`): who pushed it where, then the
+/// changeset as the push's email shows it.
+pub fn changeset_body(push: &Push, commit: &Commit, diff: bool, caps: Caps) -> String {
+    let mut out = Text::new(caps.body_bytes);
+    out.push(&format!(
+        "{} pushed this changeset to {}/{} ({}).\n\n",
+        one_line(&push.user, 100),
+        push.repository.owner,
+        push.repository.name,
+        push.repository.website
+    ));
+    changeset(&mut out, push.repository.scm, commit, diff, caps);
+    finish(out, push, caps, "the changeset is not shown in full")
+}
+
+/// Who pushed how many changesets where, the refs, what they discarded, and how many
+/// changesets are left out.
+fn opening(out: &mut Text, push: &Push, commits: &[Commit], caps: Caps) {
     let changesets = match push.total_commits {
         0 => "no new changesets".to_string(),
         1 => "1 new changeset".to_string(),
@@ -82,7 +142,7 @@ pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
         let noun = if more == 1 { "ref" } else { "refs" };
         out.push(&format!("  … and {} more {noun}\n", count(more)));
     }
-    discarded(&mut out, push, caps);
+    discarded(out, push, caps);
     let left_out = push.total_commits - commits.len();
     if left_out > 0 {
         out.push(&format!(
@@ -90,26 +150,15 @@ pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
             commits.len()
         ));
     }
-    let mut whole = 0;
-    for (index, commit) in commits.iter().enumerate() {
-        if out.cut {
-            break;
-        }
-        out.push("\n");
-        if commits.len() > 1 {
-            out.push(&format!("[{}/{}] ", index + 1, commits.len()));
-        }
-        changeset(&mut out, push.repository.scm, commit, diff, caps);
-        if !out.cut {
-            whole += 1;
-        }
-    }
+}
+
+/// The text, with the cut notice (`note` says what the cut left out) and the signature.
+fn finish(out: Text, push: &Push, caps: Caps, note: &str) -> String {
     let Text { mut text, cut, .. } = out;
     if cut {
         text.push_str(&format!(
-            "\n… (email cut at {}; {whole} of {} changesets shown in full)\n",
-            size(caps.body_bytes),
-            commits.len()
+            "\n… (email cut at {}; {note})\n",
+            size(caps.body_bytes)
         ));
     }
     text.push_str(&format!(
@@ -123,7 +172,7 @@ pub fn body(push: &Push, commits: &[Commit], diff: bool, caps: Caps) -> String {
 /// What the forced updates and deletions among the listed refs took off their branches:
 /// a deleted branch's old tip, a forced update's discarded changesets (git-multimail's
 /// "discards"), one line each.
-pub(super) fn discarded(out: &mut Text, push: &Push, caps: Caps) {
+fn discarded(out: &mut Text, push: &Push, caps: Caps) {
     for change in push.refs.iter().take(caps.refs) {
         let Some(discarded) = &change.discarded else {
             continue;

@@ -1,4 +1,5 @@
-//! The `email` broker: one email per push, as the original email broker sent it.
+//! The `email` broker: one email per push, as the original email broker sent it, or
+//! with `per_commit` a summary and one email per changeset threaded under it.
 //!
 //! `render` turns a delivery into subject, body and headers (`body` builds the body
 //! under the service's caps); `transport` sends the message through the site's transport
@@ -42,6 +43,11 @@ pub struct EmailConfig {
     /// Send a short note for pushes without new changesets (default true).
     #[serde(default = "default_true")]
     pub ref_changes: bool,
+    /// One email per changeset besides the push's summary email, each threaded under it
+    /// with `In-Reply-To`/`References` (git-multimail's per-commit emails); default
+    /// false: one email per push. At most `max_commits` changeset emails.
+    #[serde(default)]
+    pub per_commit: bool,
     /// Most bytes of one changeset's message (default 65,536); the rest is cut at a line's
     /// end, with a line saying so.
     #[serde(default = "default_max_message_bytes")]
@@ -146,6 +152,7 @@ impl BrokerConfig for EmailConfig {
                 subject_prefix: self.subject_prefix.clone(),
                 diff: self.diff,
                 ref_changes: self.ref_changes,
+                per_commit: self.per_commit,
                 caps: body::Caps {
                     message_bytes: self.max_message_bytes,
                     body_bytes: self.max_body_bytes,
@@ -233,30 +240,72 @@ fn encoded_body(text: &str) -> Result<Body> {
 }
 
 impl Broker for EmailBroker {
+    /// Sends the emails in order, the summary first; the first that is not delivered
+    /// ends the delivery with its outcome (a retry sends them all again, with the same
+    /// `Message-ID`s, so a list archive or mail reader can drop the copies).
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
-        let Some(email) = render::render(delivery, &self.options) else {
+        let emails = render::render_all(delivery, &self.options);
+        let Some(first) = emails.first() else {
             return Outcome::skipped("no new changesets and ref_changes = false");
         };
-        match self.message(&email) {
+        let mut summary = match self.message(first) {
             Ok(message) => self.transport.send(&message, delivery.id),
-            Err(error) => Outcome::failed(format!("{error:#}")),
+            Err(error) => return Outcome::failed(format!("{error:#}")),
+        };
+        if summary.verdict != super::Verdict::Delivered {
+            return summary;
         }
+        let total = emails.len() - 1;
+        for (index, email) in emails.iter().enumerate().skip(1) {
+            let sent = match self.message(email) {
+                Ok(message) => self
+                    .transport
+                    .send(&message, &format!("{}.{index}", delivery.id)),
+                Err(error) => Outcome::failed(format!("{error:#}")),
+            };
+            if sent.verdict != super::Verdict::Delivered {
+                let mut outcome = sent;
+                outcome.detail = format!(
+                    "changeset email {index} of {total}: {} (the summary and {} before it were sent)",
+                    outcome.detail,
+                    index - 1
+                );
+                return outcome;
+            }
+        }
+        if total > 0 {
+            summary.detail = format!(
+                "{}; and {total} changeset email{}",
+                summary.detail,
+                if total == 1 { "" } else { "s" }
+            );
+        }
+        summary
     }
 
     fn preview(&self, delivery: &Delivery<'_>) -> Result<String> {
-        match render::render(delivery, &self.options) {
-            Some(email) => {
-                // The headers as sent, then the body as the reader sees it (not encoded).
-                let formatted = self.message(&email)?.formatted();
-                let end = formatted
-                    .windows(4)
-                    .position(|window| window == b"\r\n\r\n")
-                    .unwrap_or(formatted.len());
-                let headers = String::from_utf8_lossy(&formatted[..end]).replace("\r\n", "\n");
-                Ok(format!("{headers}\n\n{}", email.body))
-            }
-            None => Ok("(no email: no new changesets and ref_changes = false)\n".into()),
+        let emails = render::render_all(delivery, &self.options);
+        if emails.is_empty() {
+            return Ok("(no email: no new changesets and ref_changes = false)\n".into());
         }
+        let mut text = String::new();
+        for (index, email) in emails.iter().enumerate() {
+            if index > 0 {
+                text.push_str(&format!(
+                    "\n--- changeset email {index} of {} ---\n",
+                    emails.len() - 1
+                ));
+            }
+            // The headers as sent, then the body as the reader sees it (not encoded).
+            let formatted = self.message(email)?.formatted();
+            let end = formatted
+                .windows(4)
+                .position(|window| window == b"\r\n\r\n")
+                .unwrap_or(formatted.len());
+            let headers = String::from_utf8_lossy(&formatted[..end]).replace("\r\n", "\n");
+            text.push_str(&format!("{headers}\n\n{}", email.body));
+        }
+        Ok(text)
     }
 }
 

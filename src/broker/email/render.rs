@@ -4,8 +4,12 @@
 //! on which branches, by whom) and every changeset in the body. No changesets: a short
 //! note of the ref changes. Commit text is untrusted: every header value is made one
 //! line here, and lettre encodes it. The body, under its caps, is `body.rs`'s.
+//!
+//! With `per_commit`, a push with changesets makes a summary email and one email per
+//! changeset (git-multimail's), each with `In-Reply-To` and `References` naming the
+//! summary's `Message-ID`, so a mail reader shows them as one thread.
 
-use super::body::{Caps, body, describe_ref};
+use super::body::{Caps, body, changeset_body, describe_ref, summary_body};
 use crate::broker::Delivery;
 use crate::event::{Push, Scm};
 use crate::text::{first_line, one_line};
@@ -16,6 +20,7 @@ pub struct Options {
     pub subject_prefix: Option<String>,
     pub diff: bool,
     pub ref_changes: bool,
+    pub per_commit: bool,
     pub caps: Caps,
 }
 
@@ -29,6 +34,63 @@ pub struct Email {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// Every email of `delivery`, the summary first: one, or with `per_commit` one more per
+/// changeset; none when there is nothing to send.
+pub fn render_all(delivery: &Delivery<'_>, options: &Options) -> Vec<Email> {
+    let push = delivery.push;
+    let commits = push.capped_commits(delivery.max_commits);
+    if !options.per_commit || commits.is_empty() {
+        return render(delivery, options).into_iter().collect();
+    }
+    let prefix = prefix(push, options);
+    let summary_id = message_id(delivery.id);
+    let mut emails = vec![Email {
+        subject: one_line(&format!("{prefix}{}", commits_summary(push)), 250),
+        body: summary_body(push, commits, options.caps),
+        message_id: summary_id.clone(),
+        headers: headers(push, delivery.id),
+    }];
+    for (index, commit) in commits.iter().enumerate() {
+        let number = index + 1;
+        let mut headers = headers(push, delivery.id);
+        headers.retain(|(name, _)| *name != "X-Hg-Node");
+        headers.push(("In-Reply-To", summary_id.clone()));
+        headers.push(("References", summary_id.clone()));
+        headers.push(match push.repository.scm {
+            Scm::Git => ("X-Git-Rev", commit.raw_node.clone()),
+            Scm::Hg => ("X-Hg-Node", commit.raw_node.clone()),
+        });
+        emails.push(Email {
+            subject: one_line(
+                &format!(
+                    "{prefix}[{number}/{}] {}",
+                    commits.len(),
+                    first_line(&commit.message, 200)
+                ),
+                250,
+            ),
+            body: changeset_body(push, commit, options.diff, options.caps),
+            message_id: message_id(&format!("{}.{number}", delivery.id)),
+            headers: headers
+                .into_iter()
+                .map(|(name, value)| (name, one_line(&value, 400)))
+                .collect(),
+        });
+    }
+    emails
+}
+
+fn prefix(push: &Push, options: &Options) -> String {
+    match &options.subject_prefix {
+        Some(prefix) => prefix.clone(),
+        None => format!("[{}] ", push.repository.name),
+    }
+}
+
+fn message_id(local: &str) -> String {
+    format!("<{local}@{}>", crate::config::site::hostname())
+}
+
 /// Renders the email for `delivery`; `None` when there is nothing to send.
 pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
     let push = delivery.push;
@@ -36,10 +98,7 @@ pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
     if commits.is_empty() && !options.ref_changes {
         return None;
     }
-    let prefix = match &options.subject_prefix {
-        Some(prefix) => prefix.clone(),
-        None => format!("[{}] ", push.repository.name),
-    };
+    let prefix = prefix(push, options);
     let summary = match commits {
         [] => ref_summary(push),
         [only] if push.total_commits == 1 => first_line(&only.message, 200),
@@ -48,7 +107,7 @@ pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
     Some(Email {
         subject: one_line(&format!("{prefix}{summary}"), 250),
         body: body(push, commits, options.diff, options.caps),
-        message_id: format!("<{}@{}>", delivery.id, crate::config::site::hostname()),
+        message_id: message_id(delivery.id),
         headers: headers(push, delivery.id),
     })
 }
@@ -61,7 +120,10 @@ fn commits_summary(push: &Push) -> String {
         [a, b] => format!(" on {a} and {b}"),
         [a, b, rest @ ..] => format!(" on {a}, {b} and {} more", rest.len()),
     };
-    format!("{} new changesets{on} by {}", push.total_commits, push.user)
+    match push.total_commits {
+        1 => format!("1 new changeset{on} by {}", push.user),
+        n => format!("{n} new changesets{on} by {}", push.user),
+    }
 }
 
 fn ref_summary(push: &Push) -> String {
