@@ -12,7 +12,7 @@ use pushbroker::cmd;
 /// Service integration for self-hosted Git and Mercurial servers: on every push, run
 /// the repository's configured services (email, POST, chat, …).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -118,13 +118,14 @@ enum Command {
     RenderTemplate,
     /// Print the payload a push would produce: [REPO] OLD NEW REF [OLD NEW REF…].
     Payload {
-        /// Output form.
-        #[arg(long, value_enum, default_value = "native")]
-        format: cmd::payload::Format,
+        /// Output form (default: native; with --service, what that service sends, in
+        /// its own form: the email as text, the POST or chat body).
+        #[arg(long, value_enum)]
+        format: Option<cmd::payload::Format>,
         /// Most changesets to include (0: all); default the service's, else 500.
         #[arg(long)]
         max_commits: Option<usize>,
-        /// Render as this service would (its options and cap).
+        /// Print what this service would send (its options, its cap, its form).
         #[arg(long)]
         service: Option<String>,
         /// Mercurial: the changesets of this revset (e.g. "tip", "-3:").

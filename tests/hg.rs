@@ -406,7 +406,18 @@ fn payload_test_and_redeliver_work_on_mercurial() {
     assert_eq!(nodes, vec![first.as_str(), second.as_str()]);
 
     let printed = env
-        .pushbroker(&server, &["payload", "--rev", "1", "--service", "ci"])
+        .pushbroker(
+            &server,
+            &[
+                "payload",
+                "--rev",
+                "1",
+                "--service",
+                "ci",
+                "--format",
+                "native",
+            ],
+        )
         .success();
     let payload: Value = serde_json::from_str(&printed.stdout).expect("json");
     assert_eq!(payload["broker"], "post");

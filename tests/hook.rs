@@ -149,6 +149,8 @@ fn payload_prints_the_push_payload_for_a_range() {
             &server,
             &[
                 "payload",
+                "--format",
+                "native",
                 "--service",
                 "ci",
                 "--max-commits",

@@ -263,3 +263,104 @@ fn per_commit_off_is_one_email_per_push() {
         "[widgets] 2 new changesets on main by alice"
     );
 }
+#[test]
+fn payload_service_prints_the_email_as_text_with_every_per_commit_email() {
+    let (env, server, _, [base, one, two]) = setup(&format!("{EMAIL}per_commit = true\n"));
+    let run = env
+        .pushbroker(
+            &server,
+            &[
+                "payload",
+                "--service",
+                "email-1",
+                &base,
+                &two,
+                "refs/heads/main",
+            ],
+        )
+        .success();
+    let text = &run.stdout;
+    assert!(
+        text.contains("Subject: [widgets] 2 new changesets on main by alice\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  [1/2] {} First try\n", short(&one))),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n--- changeset email 1 of 2 ---\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Subject: [widgets] [2/2] Second try\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("X-Git-Rev: {two}\n")), "{text}");
+    assert!(
+        !text.trim_start().starts_with('{'),
+        "not the JSON payload: {text}"
+    );
+}
+
+#[test]
+fn payload_service_prints_a_post_body_in_the_services_format() {
+    let (env, server, _, [base, _, two]) = setup(EMAIL);
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"https://ci.example.com/hook\"\nformat = \"github\"\n\
+         [[service]]\nbroker = \"post\"\nname = \"plain\"\nurl = \"https://ci.example.com/plain\"\nformat = \"json\"\n",
+    )
+    .expect("config");
+    let run = env
+        .pushbroker(
+            &server,
+            &["payload", "--service", "gh", &base, &two, "refs/heads/main"],
+        )
+        .success();
+    let event: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON body");
+    assert_eq!(event["ref"], "refs/heads/main");
+    assert_eq!(event["before"], base.as_str());
+    assert_eq!(event["after"], two.as_str());
+    assert_eq!(event["commits"].as_array().map(Vec::len), Some(2));
+
+    let run = env
+        .pushbroker(
+            &server,
+            &[
+                "payload",
+                "--service",
+                "plain",
+                &base,
+                &two,
+                "refs/heads/main",
+            ],
+        )
+        .success();
+    let body: serde_json::Value = serde_json::from_str(&run.stdout).expect("one JSON body");
+    assert_eq!(body["total_commits"], 2);
+    assert!(
+        body.get("broker").is_none(),
+        "the POST body has no broker: {body}"
+    );
+
+    // --format still gives the native payload, with the service's options.
+    let run = env
+        .pushbroker(
+            &server,
+            &[
+                "payload",
+                "--service",
+                "plain",
+                "--format",
+                "native",
+                &base,
+                &two,
+                "refs/heads/main",
+            ],
+        )
+        .success();
+    let native: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(native["broker"], "post");
+    assert_eq!(native["service"]["name"], "plain");
+}

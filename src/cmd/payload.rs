@@ -1,4 +1,6 @@
-//! `pushbroker payload`: prints the payload a push would produce, for broker authors.
+//! `pushbroker payload`: prints the payload a push would produce, for broker authors;
+//! with `--service NAME` (and no `--format`), what that service would send in its own
+//! form: the email as text, a POST's or chat message's body, a custom broker's stdin.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -29,8 +31,8 @@ pub enum Format {
 pub struct Request {
     /// `[REPO] OLD NEW REF [OLD NEW REF…]`.
     pub args: Vec<String>,
-    /// The written form.
-    pub format: Format,
+    /// The written form; `None`: the service's own form with `service`, else native.
+    pub format: Option<Format>,
     /// Cap on changesets; default the service's, else 500; 0 = no cap.
     pub max_commits: Option<usize>,
     /// Render for this service (its options, its cap).
@@ -70,9 +72,12 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
         .max_commits
         .or(service.map(|service| service.max_commits))
         .unwrap_or(crate::config::repo::DEFAULT_MAX_COMMITS);
+    let own_form = request.format.is_none() && service.is_some();
     let limits = Limits {
         max_commits,
-        diff_lines: None,
+        diff_lines: service
+            .filter(|_| own_form)
+            .and_then(|service| service.diff_lines),
     };
     let event = match (&context.vcs, &request.rev) {
         (Vcs::Hg, Some(revset)) => {
@@ -80,7 +85,7 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
             super::assemble(&context, &loaded, hg::to_changes(gathered), push::pusher())
         }
         (Vcs::Hg, None) => bail!(
-            "{} is a Mercurial repository: name the changesets with --rev REVSET",
+            "{} is a Mercurial repository: name the changesets with --rev REVSET, e.g. `pushbroker payload --rev tip` or `--rev \"-3:\"`",
             context.top.display()
         ),
         (Vcs::Git(_), Some(_)) => bail!("--rev is for Mercurial; for Git name OLD NEW REF triples"),
@@ -99,10 +104,13 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
         }
     };
     let id = deliver::new_delivery_id();
+    if let (Some(service), true) = (service, own_form) {
+        return own(&event, service, &id, max_commits, out);
+    }
     let broker = service.map(|service| (service.broker_name.as_str(), &service.options));
     // Streamed, not built in memory first: a payload of 10,000 commits is large.
     let mut out = std::io::BufWriter::new(out);
-    match request.format {
+    match request.format.unwrap_or(Format::Native) {
         Format::Native => {
             serde_json::to_writer_pretty(&mut out, &event.payload(&id, max_commits, broker))?
         }
@@ -114,6 +122,51 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
     }
     writeln!(out)?;
     out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what `service` would send for `event`, in its own form: the email as text
+/// (headers, then the body; every email with `per_commit`), the body of a built-in HTTP
+/// broker's request (`post` in its format, the chat message), the native payload a
+/// custom broker reads on stdin. A per-ref service (GitHub's push events) makes one
+/// per ref, printed one after the other.
+fn own(
+    event: &crate::event::Push,
+    service: &crate::service::Service,
+    id: &str,
+    max_commits: usize,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
+    let refs: Vec<Option<usize>> = match service.per_ref {
+        true => (0..event.refs.len()).map(Some).collect(),
+        false => vec![None],
+    };
+    let builtin = crate::broker::parser(&service.broker_name).is_some();
+    for ref_index in refs {
+        if let Some(reason) = service.skip_reason(event, ref_index) {
+            bail!(
+                "the service {:?} would send nothing for this push: {reason}",
+                service.name
+            );
+        }
+        let delivery = crate::broker::Delivery {
+            max_commits,
+            ..deliver::delivery(event, service, id, ref_index)
+        };
+        let text = match (builtin, service.broker_name.as_str()) {
+            (true, "email") => service.broker.preview(&delivery)?,
+            // The request line and headers, then a blank line and the body.
+            (true, _) => {
+                let preview = service.broker.preview(&delivery)?;
+                match preview.split_once("\n\n") {
+                    Some((_, body)) => body.to_string(),
+                    None => preview,
+                }
+            }
+            (false, _) => serde_json::to_string_pretty(&delivery.payload())?,
+        };
+        writeln!(out, "{}", text.trim_end())?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,9 +195,11 @@ fn resolve(context: &RepoContext, spec: &str) -> Result<Oid> {
     if spec.len() == 40 && spec.bytes().all(|b| b == b'0') {
         return Ok(Oid::ZERO_SHA1);
     }
-    let object = context
-        .git()?
-        .revparse_single(spec)
-        .with_context(|| format!("unknown revision {spec:?}"))?;
+    // libgit2's own words (`revspec … not found; class=Reference (4)…`) say nothing more.
+    let object = context.git()?.revparse_single(spec).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown revision {spec:?}: name a commit id, a branch, a tag, `HEAD~1`, or 40 zeros for none"
+        )
+    })?;
     Ok(object.id())
 }
