@@ -5,25 +5,61 @@ use crate::event::{Push, Repository};
 use crate::repo::RepoContext;
 use crate::scm::{Changes, dates};
 
-/// Environment variables that name the pusher, most specific first: gitolite, GitLab,
-/// Gitea/Forgejo, a web server's authenticated user, then the account.
+/// Environment variables that name the pusher, most specific first: what the server
+/// that ran `git receive-pack` knows (gitolite's `GL_USER`, GitLab Shell's
+/// `GL_USERNAME`, Gitea's and Forgejo's `GITEA_PUSHER_NAME`, Gogs's
+/// `GOGS_AUTH_USER_NAME`), a web server's authenticated user (`REMOTE_USER`, which
+/// `git http-backend` and hgweb get from Apache or nginx), then the login's.
 pub const PUSHER_VARIABLES: &[&str] = &[
     "GL_USER",
     "GL_USERNAME",
     "GITEA_PUSHER_NAME",
+    "GOGS_AUTH_USER_NAME",
     "REMOTE_USER",
     "USER",
     "LOGNAME",
 ];
 
-/// The pusher's name from the environment; `unknown` when nothing names one.
+/// The pusher's name: the first of [`PUSHER_VARIABLES`] that is set and not empty, else
+/// the name of the account the hook runs as (a daemon often sets no `USER`), else
+/// `unknown`.
 pub fn pusher() -> String {
     PUSHER_VARIABLES
         .iter()
         .filter_map(|name| std::env::var(name).ok())
+        .chain(std::iter::from_fn(account_name).take(1))
         .map(|value| crate::text::one_line(&value, 100))
         .find(|value| !value.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The name of the process's effective user, from the password database (NSS: files,
+/// LDAP, …); `None` when it has no entry.
+fn account_name() -> Option<String> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let uid = unsafe { libc::geteuid() };
+    let mut size = 1024;
+    while size <= 1 << 20 {
+        let mut buffer = vec![0 as libc::c_char; size];
+        // SAFETY: passwd is plain data (pointers and integers); all-zero is a valid value.
+        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: every pointer is to a live local of the size given; getpwuid_r writes
+        // the strings into `buffer`, which outlives the reads below.
+        let status =
+            unsafe { libc::getpwuid_r(uid, &mut entry, buffer.as_mut_ptr(), size, &mut found) };
+        if status == libc::ERANGE {
+            size *= 4;
+            continue;
+        }
+        if status != 0 || found.is_null() || entry.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: pw_name points into `buffer`, NUL-terminated by getpwuid_r.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+    None
 }
 
 /// The payload's repository block from the config, the directory names and the site's

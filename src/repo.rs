@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use git2::Repository;
 
 use crate::event::Scm;
@@ -58,12 +58,14 @@ impl RepoContext {
         let _ = unsafe { git2::opts::set_cache_object_limit(git2::ObjectType::Tree, 4 << 20) };
         // SAFETY: as above.
         let _ = unsafe { git2::opts::set_cache_max_size(CACHE_BYTES) };
+        // libgit2's errors end in `; class=… code=…`: say it in our words instead.
         let git = match path {
-            Some(path) => Repository::open(path).with_context(|| {
-                format!("{} is not a Git or Mercurial repository", path.display())
+            Some(path) => Repository::open(path).map_err(|error| not_opened(path, &error))?,
+            None => Repository::open_from_env().map_err(|_| {
+                anyhow::anyhow!(
+                    "not inside a Git or Mercurial repository: run it in one, or name one (e.g. /srv/git/widgets.git)"
+                )
             })?,
-            None => Repository::open_from_env()
-                .context("not inside a Git repository (is GIT_DIR set?)")?,
         };
         crate::state::set_sharing(git_sharing(&git));
         let meta_dir = absolute(git.path());
@@ -149,6 +151,21 @@ impl RepoContext {
     /// The default owner: the parent directory's name.
     pub fn default_owner(&self) -> String {
         self.top.parent().map(file_name).unwrap_or_default()
+    }
+}
+
+/// Why `path` could not be opened as a Git repository, in one line of our words.
+fn not_opened(path: &Path, error: &git2::Error) -> anyhow::Error {
+    let shown = path.display();
+    if !path.exists() {
+        anyhow::anyhow!("{shown} does not exist")
+    } else if error.code() == git2::ErrorCode::NotFound {
+        anyhow::anyhow!("{shown} is not a Git or Mercurial repository")
+    } else {
+        anyhow::anyhow!(
+            "{shown} cannot be opened as a Git repository: {}",
+            error.message()
+        )
     }
 }
 

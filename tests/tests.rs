@@ -15,6 +15,7 @@ mod github;
 mod hg;
 mod hook;
 mod install;
+mod messages;
 mod multimail;
 mod new_commits;
 mod post;

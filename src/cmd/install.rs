@@ -33,7 +33,13 @@ pub fn run(
             }
             Err(error) => {
                 failed = true;
-                report::line(err, &format!("{}: {error:#}", repo.display()));
+                // Most errors name the repository already; say it once.
+                let text = format!("{error:#}");
+                let shown = repo.display().to_string();
+                match text.starts_with(&shown) {
+                    true => report::line(err, &text),
+                    false => report::line(err, &format!("{shown}: {text}")),
+                }
             }
         }
     }

@@ -49,7 +49,17 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
             PathBuf::from(request.args.first().map_or(".", String::as_str)),
             Vec::new(),
         ),
-        None => split_args(&request.args)?,
+        None => {
+            // A Mercurial repository gets the Mercurial example, not a Git one about
+            // OLD NEW REF triples.
+            let named = (request.args.len() % 3 == 1).then(|| PathBuf::from(&request.args[0]));
+            if let Ok(context) = RepoContext::open(named.as_deref())
+                && matches!(context.vcs, Vcs::Hg)
+            {
+                bail!(hg_needs_rev(&context));
+            }
+            split_args(&request.args)?
+        }
     };
     let context = RepoContext::open(Some(&repo))?;
     let loaded = super::load(&context)?;
@@ -84,10 +94,7 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
             let gathered = hg::gather_cli(&context.top, &context.state(), revset, limits)?;
             super::assemble(&context, &loaded, hg::to_changes(gathered), push::pusher())
         }
-        (Vcs::Hg, None) => bail!(
-            "{} is a Mercurial repository: name the changesets with --rev REVSET, e.g. `pushbroker payload --rev tip` or `--rev \"-3:\"`",
-            context.top.display()
-        ),
+        (Vcs::Hg, None) => bail!(hg_needs_rev(&context)),
         (Vcs::Git(_), Some(_)) => bail!("--rev is for Mercurial; for Git name OLD NEW REF triples"),
         (Vcs::Git(_), None) => {
             let updates = triples
@@ -168,6 +175,13 @@ fn own(
         writeln!(out, "{}", text.trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn hg_needs_rev(context: &RepoContext) -> String {
+    format!(
+        "{} is a Mercurial repository: name the changesets with --rev REVSET, e.g. `pushbroker payload --rev tip` or `--rev \"-3:\"`",
+        context.top.display()
+    )
 }
 
 /// `[REPO] OLD NEW REF…` into the repository (default `.`) and the triples.
