@@ -364,3 +364,33 @@ fn payload_service_prints_a_post_body_in_the_services_format() {
     assert_eq!(native["broker"], "post");
     assert_eq!(native["service"]["name"], "plain");
 }
+
+#[test]
+fn a_force_push_lists_the_newest_100_discarded_and_counts_the_rest() {
+    let (env, server, work, [base, _, two]) = setup(EMAIL);
+    let mut ids = vec![two];
+    for minute in 3..104 {
+        ids.push(env.commit(&work, &[], &format!("Step {minute}"), minute));
+    }
+    env.push(&work, &server, &["main"]);
+    take_emails(&server);
+    env.git(&work, &["reset", "--quiet", "--hard", &base]).ok();
+    env.push(&work, &server, &["+main"]);
+
+    let mails = take_emails(&server);
+    assert_eq!(mails.len(), 1);
+    let body = &mails[0].1.body;
+    let section = body_between(body, "This push discarded", "\n\n");
+    let lines: Vec<&str> = section.lines().collect();
+    assert_eq!(
+        lines[0],
+        "This push discarded 103 changesets from branch main (they stay in the repository only while another ref reaches them):"
+    );
+    assert_eq!(lines[1], "  … and 3 older");
+    assert_eq!(lines.len(), 102, "the heading, the count, 100 changesets");
+    assert_eq!(lines[2], format!("  discards {} Step 4", short(&ids[2])));
+    assert_eq!(
+        lines[101],
+        format!("  discards {} Step 103", short(ids.last().expect("ids")))
+    );
+}
