@@ -394,3 +394,49 @@ fn a_force_push_lists_the_newest_100_discarded_and_counts_the_rest() {
         format!("  discards {} Step 103", short(ids.last().expect("ids")))
     );
 }
+
+#[test]
+fn per_commit_in_mercurial_names_each_changesets_node() {
+    let env = TestEnv::new();
+    env.write_site(SITE);
+    let server = env.hg_server("acme", "widgets", &format!("{EMAIL}per_commit = true\n"));
+    let work = env.hg_work("widgets");
+    let first = env.hg_commit(&work, &[("a", Some("1"))], "First", 0);
+    let second = env.hg_commit(&work, &[("a", Some("2"))], "Second", 1);
+    env.hg(&work, &["push", server.to_str().expect("path")])
+        .ok();
+
+    let outbox = server.join(".hg/pushbroker/outbox");
+    let mut mails: Vec<(String, Mail)> = files_under(&outbox)
+        .iter()
+        .map(|path| {
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (name, Mail::parse(&std::fs::read(path).expect("eml")))
+        })
+        .collect();
+    mails.sort_by_key(|(name, _)| name.matches('.').count());
+    assert_eq!(
+        mails.len(),
+        3,
+        "{:?}",
+        mails.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
+    let summary_id = mails[0].1.header("Message-ID");
+    let mut nodes = Vec::new();
+    for (_, mail) in &mails[1..] {
+        assert_eq!(mail.header("In-Reply-To"), summary_id);
+        nodes.push((mail.subject.clone(), mail.header("X-Hg-Node")));
+    }
+    nodes.sort();
+    assert_eq!(
+        nodes,
+        vec![
+            ("[widgets] [1/2] First".to_string(), first),
+            ("[widgets] [2/2] Second".to_string(), second),
+        ]
+    );
+}
