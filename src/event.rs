@@ -31,6 +31,27 @@ pub struct Push {
 }
 
 impl Push {
+    /// `"[test] "` for a test event, else nothing: what every subject and chat headline
+    /// of a test delivery starts with, so no reader takes it for a push.
+    pub fn test_tag(&self) -> &'static str {
+        if self.test { "[test] " } else { "" }
+    }
+
+    /// `X-Pushbroker-Test: true` for a test event (every POST and email of a test
+    /// delivery carries it), else nothing.
+    pub fn test_header(&self) -> Option<(&'static str, String)> {
+        self.test.then(|| ("X-Pushbroker-Test", "true".to_string()))
+    }
+
+    /// The line a test delivery's email body opens with (empty for a real push).
+    pub fn test_note(&self) -> &'static str {
+        if self.test {
+            "This is a test delivery (`pushbroker test`), not a push: nothing was pushed.\n\n"
+        } else {
+            ""
+        }
+    }
+
     /// The push as one of its per-ref deliveries needs it: only ref `index` (which is
     /// index 0 of the copy), everything else as it is. Made without copying the other
     /// refs, so a push of 10,000 refs does not keep (or queue) 10,000 copies of them all.

@@ -50,7 +50,8 @@ enum Command {
         /// The repository (default: the current one).
         repo: Option<PathBuf>,
     },
-    /// Send a test event (the tip of the default branch) to the services.
+    /// Send a test event (the tip of the default branch; none in a repository without
+    /// commits) to the services, marked as a test wherever it is read.
     Test {
         /// The repository (default: the current one).
         repo: Option<PathBuf>,
@@ -58,7 +59,8 @@ enum Command {
         #[arg(long)]
         service: Option<String>,
     },
-    /// Show recent deliveries, or with --failed what waits in the spool.
+    /// Show recent deliveries with their final state, what waits in the spool (--failed),
+    /// or one delivery's requests and responses (--show ID).
     Log {
         /// The repository (default: the current one).
         repo: Option<PathBuf>,
@@ -71,8 +73,15 @@ enum Command {
         /// List the spooled (failed) deliveries instead.
         #[arg(long)]
         failed: bool,
+        /// Show one delivery in full: every attempt, its request and its response.
+        #[arg(long, value_name = "ID", conflicts_with = "failed")]
+        show: Option<String>,
     },
-    /// Retry spooled deliveries with their original event and delivery id.
+    /// Retry spooled deliveries with their original event and delivery id (or drop them).
+    ///
+    /// Exit 0 when nothing is left failing, 1 when a delivery failed again, 3 when only
+    /// deliveries of services no longer configured are left (drop them with --drop
+    /// --service NAME).
     Redeliver {
         /// The repository (default: the current one); also accepted as the first
         /// argument when it names a directory.
@@ -86,6 +95,13 @@ enum Command {
         /// Queue mode: put the repository's dead letters back on the work stream.
         #[arg(long, conflicts_with = "all")]
         dead: bool,
+        /// Only the deliveries of this service (with --drop: drop them all).
+        #[arg(long, value_name = "NAME", conflicts_with = "dead")]
+        service: Option<String>,
+        /// Remove the given deliveries (or --service NAME's) from the spool instead of
+        /// sending them; each gets a `dropped` line in the log.
+        #[arg(long, conflicts_with_all = ["dead", "all"])]
+        drop: bool,
     },
     /// Queue mode: take deliveries from the queue and make them, until SIGTERM.
     Worker {
@@ -206,12 +222,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             count,
             json,
             failed,
+            show,
         } => cmd::log::run(
             repo.as_deref(),
             &cmd::log::Request {
                 count,
                 json,
                 failed,
+                show,
             },
             &mut out,
         ),
@@ -234,6 +252,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             mut ids,
             all: _,
             dead,
+            service,
+            drop,
         } => {
             // `redeliver REPO [ID…]` as SPEC writes it: a first argument that is a
             // directory is the repository (delivery ids never are).
@@ -244,9 +264,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             {
                 repo = Some(PathBuf::from(ids.remove(0)));
             }
-            match dead {
-                true => cmd::requeue::run(repo.as_deref(), &mut out),
-                false => cmd::redeliver::run(repo.as_deref(), &ids, &mut out),
+            let service = service.as_deref();
+            match (dead, drop) {
+                (true, _) => cmd::requeue::run(repo.as_deref(), &mut out),
+                (false, true) => cmd::drop::run(repo.as_deref(), &ids, service, &mut out),
+                (false, false) => cmd::redeliver::run(repo.as_deref(), &ids, service, &mut out),
             }
         }
         Command::Worker {

@@ -93,11 +93,16 @@ fn a_hanging_receiver_holds_the_push_no_longer_than_its_timeout() {
         "the push took {took:?} with a 1s timeout"
     );
     let lines = push.remote_lines();
-    assert!(
-        lines[0].starts_with("slow (post): failed, spooled for `pushbroker redeliver`: POST "),
-        "{lines:?}"
+    // What timed out, and after how long, in the admin's words (not `timeout: global`).
+    assert_eq!(
+        lines[0],
+        format!(
+            "slow (post): failed, spooled for `pushbroker redeliver`: POST {}: timed out: \
+             no complete answer within 1s (the service's timeout; the receiver hung or is \
+             slower: raise `timeout` in its [[service]] table if it is only slow)",
+            receiver.url("/")
+        )
     );
-    assert!(lines[0].contains("imeout"), "{lines:?}");
     assert_eq!(lines[1], "fast (post): delivered (HTTP 200)");
     assert_eq!(
         receiver.requests().len(),
@@ -477,7 +482,7 @@ fn the_pusher_sees_exactly_which_services_failed() {
         .concat(),
     );
     let work = env.work("widgets");
-    env.commit(&work, &[("a", Some("1"))], "one", 0);
+    let tip = env.commit(&work, &[("a", Some("1"))], "one", 0);
     let push = env.push(&work, &server, &["main"]);
     assert_eq!(
         push.remote_lines(),
@@ -492,9 +497,49 @@ fn the_pusher_sees_exactly_which_services_failed() {
     let rows: Vec<&str> = table.stdout.lines().collect();
     assert!(rows[0].starts_with("TIME"), "{}", table.stdout);
     assert_eq!(rows.len(), 4, "{}", table.stdout);
-    assert!(
-        rows.iter()
-            .any(|row| row.contains("two") && row.contains("failed") && row.ends_with("HTTP 404")),
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        [
+            "TIME", "SERVICE", "BROKER", "EVENT", "STATE", "ATTEMPT", "DURATION", "REF", "COMMIT",
+            "DELIVERY", "DETAIL"
+        ]
+    );
+    // Every delivery's final state, its ref and commit; the failed one is spooled.
+    let mut states: Vec<(String, String, String, String, String, String)> = rows[1..]
+        .iter()
+        .map(|row| {
+            let cells: Vec<&str> = row.split_whitespace().collect();
+            let cell = |index: usize| cells[index].to_string();
+            (
+                cell(1),
+                cell(3),
+                cell(4),
+                cell(7),
+                cell(8),
+                cells[10..].join(" "),
+            )
+        })
+        .collect();
+    states.sort();
+    let row = |service: &str, state: &str, detail: &str| {
+        let short = tip[..12].to_string();
+        let push = "push".to_string();
+        (
+            service.into(),
+            push,
+            state.into(),
+            "main".into(),
+            short,
+            detail.into(),
+        )
+    };
+    assert_eq!(
+        states,
+        vec![
+            row("one", "delivered", "HTTP 200"),
+            row("three", "delivered", "HTTP 200"),
+            row("two", "spooled", "HTTP 404"),
+        ],
         "{}",
         table.stdout
     );
@@ -569,6 +614,20 @@ fn a_spool_that_cannot_be_written_is_reported_loudly() {
         )
     );
     assert_eq!(env.git_out(&server, &["rev-parse", "main"]), head);
+    // The log ends the delivery as lost, not as spooled.
+    let states: Vec<Value> = log_lines(&server)
+        .iter()
+        .map(|line| line["state"].clone())
+        .collect();
+    assert_eq!(states, ["retrying", "retrying", "spooled", "lost"]);
+    let last = log_lines(&server).pop().expect("a line");
+    assert!(
+        last["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("; NOT spooled: creating "),
+        "{last}"
+    );
 }
 
 #[test]

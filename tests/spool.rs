@@ -176,3 +176,107 @@ fn malformed_spool_files_are_reported_and_moved_aside_never_sent() {
     );
     assert_eq!(crate::util::files_under(&spool.join("bad")).len(), 4);
 }
+
+/// The line the pusher read for a delivery refused by the dead port `port`.
+fn refused(port: u16) -> String {
+    format!("POST http://127.0.0.1:{port}/: io: Connection refused (os error 111)")
+}
+
+#[test]
+fn a_removed_services_entries_are_kept_with_exit_3_until_dropped() {
+    let env = TestEnv::new();
+    let (server, entry, port) = server_with_a_spooled_delivery(&env);
+    let id = stem(&entry);
+    let ok = Receiver::start();
+    // The admin removes the service "ci" and adds another.
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        post_json("other", &ok.url("/"), ""),
+    )
+    .expect("config");
+    let stale = "pushbroker: the service \"ci\" is no longer configured: its 1 spooled deliveries are kept and never sent; `pushbroker redeliver --drop --service ci` drops them (or configure the service again)\n";
+    for _ in 0..2 {
+        let run = env.pushbroker(&server, &["redeliver"]);
+        assert_eq!(run.status, 3, "{}", run.stdout);
+        assert_eq!(run.stdout, stale);
+        assert_eq!(spooled(&server), vec![entry.clone()]);
+    }
+    let dropped = env
+        .pushbroker(&server, &["redeliver", "--drop", "--service", "ci"])
+        .success();
+    assert_eq!(
+        dropped.stdout,
+        format!(
+            "pushbroker: {id}: ci (post): dropped; it last failed: {}\n",
+            refused(port)
+        )
+    );
+    assert!(spooled(&server).is_empty());
+    let last = crate::util::log_lines(&server).pop().expect("a line");
+    assert_eq!(last["delivery"], id.as_str());
+    assert_eq!(last["state"], "dropped");
+    assert_eq!(last["refs"], "main");
+    assert_eq!(
+        last["detail"],
+        format!(
+            "dropped by `pushbroker redeliver --drop`; it last failed: {}",
+            refused(port)
+        )
+    );
+    let after = env.pushbroker(&server, &["redeliver"]).success();
+    assert_eq!(after.stdout, "pushbroker: nothing to redeliver\n");
+    assert!(
+        ok.requests().is_empty(),
+        "nothing was sent to another service"
+    );
+}
+
+#[test]
+fn redeliver_drop_by_id_drops_that_entry_alone() {
+    let env = TestEnv::new();
+    let (server, first, port) = server_with_a_spooled_delivery(&env);
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("2"))], "two", 1);
+    env.push(&work, &server, &["main"]).ok();
+    let entries = spooled(&server);
+    assert_eq!(entries.len(), 2);
+    let second = entries.iter().find(|path| **path != first).expect("second");
+    let run = env
+        .pushbroker(&server, &["redeliver", "--drop", &stem(&first)])
+        .success();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "pushbroker: {}: ci (post): dropped; it last failed: {}\n",
+            stem(&first),
+            refused(port)
+        )
+    );
+    assert_eq!(spooled(&server), vec![second.clone()]);
+    // An id that names nothing: said so, exit 1, nothing dropped.
+    let missing = env.pushbroker(&server, &["redeliver", "--drop", FORGED]);
+    assert_eq!(missing.status, 1);
+    assert_eq!(
+        missing.stdout,
+        format!(
+            "pushbroker: {FORGED}: no such delivery in {}\n",
+            server.join("pushbroker/spool").display()
+        )
+    );
+    let bare = env.pushbroker(&server, &["redeliver", "--drop"]);
+    assert_eq!(bare.status, 1);
+    assert_eq!(
+        bare.stderr,
+        "pushbroker: error: --drop needs the delivery ids to drop, or --service NAME for all of a service's\n"
+    );
+    assert_eq!(spooled(&server), vec![second.clone()]);
+    // --service picks one service's entries: none of "other" here, so none is tried.
+    let other = env
+        .pushbroker(&server, &["redeliver", "--service", "other"])
+        .success();
+    assert_eq!(other.stdout, "pushbroker: nothing to redeliver\n");
+    assert_eq!(spooled(&server), vec![second.clone()]);
+    // Still configured and failing: redeliver says so with exit 1, not 3.
+    let again = env.pushbroker(&server, &["redeliver"]);
+    assert_eq!(again.status, 1, "{}", again.stdout);
+}

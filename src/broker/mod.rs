@@ -111,6 +111,8 @@ pub struct Outcome {
     pub retry_after: Option<Duration>,
     /// What a custom broker printed (capped), for the delivery log.
     pub output: Option<String>,
+    /// The HTTP request and response, for `pushbroker log --show` (HTTP brokers).
+    pub exchange: Option<Box<http::Exchange>>,
 }
 
 /// The kind of an [`Outcome`].
@@ -138,6 +140,7 @@ impl Outcome {
             status: None,
             retry_after: None,
             output: None,
+            exchange: None,
         }
     }
 
@@ -181,6 +184,12 @@ impl Outcome {
     /// What the program printed.
     pub fn with_output(mut self, output: Option<String>) -> Outcome {
         self.output = output;
+        self
+    }
+
+    /// The HTTP exchange of this attempt.
+    pub fn with_exchange(mut self, exchange: http::Exchange) -> Outcome {
+        self.exchange = Some(Box::new(exchange));
         self
     }
 

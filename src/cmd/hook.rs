@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use super::{Loaded, build_event, exit, settle};
 use crate::deliver::journal::{Journal, Planned};
+use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{Entry, RawPush, Spool};
 use crate::deliver::{self, Job};
 use crate::event::Push;
@@ -217,6 +218,10 @@ fn deliver_event(
     let deadline = started + loaded.site.limits.budget.0;
     let jobs = Job::for_push(&loaded.services, &event);
     let mut reports = super::broken_reports(&loaded.broken);
+    let log = DeliveryLog::new(context.state().log());
+    for report in &mut reports {
+        deliver::log_unattempted(&event, report, &log);
+    }
     let planned: Vec<Planned> = jobs
         .iter()
         .map(|job| Planned {
@@ -247,7 +252,8 @@ fn deliver_event(
         false,
         journal.as_ref(),
     ));
-    let kept = settle(&reports, &event, spool, err, journal.as_ref());
+    let log = DeliveryLog::new(context.state().log());
+    let kept = settle(&reports, (&event, &log), spool, err, journal.as_ref());
     if let Some(error) = unjournaled {
         report::line(
             err,

@@ -1,4 +1,5 @@
-//! `pushbroker log [REPO]`: recent deliveries, and what is waiting in the spool.
+//! `pushbroker log [REPO]`: recent deliveries, what is waiting in the spool, and one
+//! delivery in full (`--show ID`: every attempt, its request and its response).
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +19,8 @@ pub struct Request {
     pub json: bool,
     /// The spool instead of the log.
     pub failed: bool,
+    /// One delivery in full instead of the table.
+    pub show: Option<String>,
 }
 
 /// Prints the newest attempts as a table (or JSON lines), or the spool's entries.
@@ -26,6 +29,9 @@ pub fn run(repo: Option<&Path>, request: &Request, out: &mut dyn Write) -> Resul
     let state = context.state();
     if request.failed {
         return spooled(&Spool::new(state.spool()), request.json, out);
+    }
+    if let Some(id) = &request.show {
+        return super::log_show::run(&context, id, out);
     }
     let (mut attempts, invalid) = DeliveryLog::new(state.log()).recent(request.count)?;
     // Queue mode: the attempts workers made, wherever they ran, merged by time.
@@ -51,16 +57,36 @@ pub fn run(repo: Option<&Path>, request: &Request, out: &mut dyn Write) -> Resul
     } else {
         writeln!(
             out,
-            "{:<20}  {:<16} {:<8} {:<9} {:>8}  {:<36}  DETAIL",
-            "TIME", "SERVICE", "BROKER", "OUTCOME", "DURATION", "DELIVERY"
+            "{:<20}  {:<16} {:<8} {:<5} {:<9} {:>7} {:>8}  {:<16} {:<12}  {:<36}  DETAIL",
+            "TIME",
+            "SERVICE",
+            "BROKER",
+            "EVENT",
+            "STATE",
+            "ATTEMPT",
+            "DURATION",
+            "REF",
+            "COMMIT",
+            "DELIVERY"
         )?;
         for a in &attempts {
-            let outcome = format!("{:?}", a.outcome).to_lowercase();
+            let event = if a.test { "test" } else { "push" };
             let duration = format!("{}ms", a.duration_ms);
+            let refs = crate::deliver::spool::shown(&a.refs);
             writeln!(
                 out,
-                "{:<20}  {:<16} {:<8} {:<9} {:>8}  {:<36}  {}",
-                a.time, a.service, a.broker, outcome, duration, a.delivery, a.detail
+                "{:<20}  {:<16} {:<8} {:<5} {:<9} {:>7} {:>8}  {:<16} {:<12}  {:<36}  {}",
+                a.time,
+                a.service,
+                a.broker,
+                event,
+                a.shown_state(),
+                a.attempt,
+                duration,
+                refs,
+                a.commit,
+                a.delivery,
+                a.detail
             )?;
         }
     }

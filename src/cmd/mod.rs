@@ -3,9 +3,11 @@
 //! are here.
 
 pub mod check;
+pub mod drop;
 pub mod hook;
 pub mod install;
 pub mod log;
+pub mod log_show;
 pub mod payload;
 pub mod redeliver;
 pub mod requeue;
@@ -21,6 +23,7 @@ use anyhow::Result;
 use crate::config::{self, ConfigErrors, RepoConfig, SiteConfig};
 use crate::deliver::Report;
 use crate::deliver::journal::Journal;
+use crate::deliver::log::{Attempt, DeliveryLog, State};
 use crate::deliver::spool::{Entry, Spool};
 use crate::event::Push;
 use crate::push;
@@ -118,10 +121,10 @@ pub fn send(
 
 /// Spools every failed delivery and prints one line per report; each one spooled is
 /// settled in `journal`. Returns false when a failed delivery could not be spooled (the
-/// event is lost for that service).
+/// event is lost for that service; `log` then gets its `lost` line).
 pub fn settle(
     reports: &[Report],
-    push: &Push,
+    (push, log): (&Push, &DeliveryLog),
     spool: &Spool,
     err: &mut dyn Write,
     journal: Option<&Journal>,
@@ -139,6 +142,20 @@ pub fn settle(
                 }
                 Err(error) => {
                     all_kept = false;
+                    let outcome = crate::broker::Outcome {
+                        detail: format!("{}; NOT spooled: {error:#}", delivery.outcome.detail),
+                        ..delivery.outcome.clone()
+                    };
+                    let who = (delivery.service.as_str(), delivery.broker.as_str());
+                    let zero = std::time::Duration::ZERO;
+                    let line =
+                        Attempt::of(&delivery.delivery, who, delivery.attempts, &outcome, zero)
+                            .about(push, delivery.ref_index)
+                            .settled(State::Lost);
+                    let _ = log.append(&Attempt {
+                        exchange: None,
+                        ..line
+                    });
                     Kept::Lost(format!("{error:#}"))
                 }
             }

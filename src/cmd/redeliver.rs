@@ -1,5 +1,6 @@
 //! `pushbroker redeliver [REPO] [ID…|--all]`: sends spooled deliveries again.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::{Loaded, exit, settle};
+use crate::deliver::log::DeliveryLog;
 use crate::deliver::spool::{self, BadFile, Entry, Item, Spool};
 use crate::deliver::{self, Job, journal};
 use crate::repo::RepoContext;
@@ -21,8 +23,16 @@ use crate::scm::{Changes, git, hg};
 /// send one entry twice. First, the journals of hooks that stopped before they finished
 /// become entries (those of running hooks are left to them), and files that are not
 /// valid entries move to `spool/bad/`. Exit 0 when nothing is left failing (an empty
-/// spool included) and `spool/bad/` is empty.
-pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<ExitCode> {
+/// spool included) and `spool/bad/` is empty; [`UNDELIVERABLE`] when nothing failed but
+/// entries of services no longer configured are kept (they are never sent: `redeliver
+/// --drop --service NAME` drops them); 1 when some delivery failed again. `only`: the
+/// entries of that service alone.
+pub fn run(
+    repo: Option<&Path>,
+    ids: &[String],
+    only: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<ExitCode> {
     let context = RepoContext::open(repo)?;
     let state = context.state();
     let spool = Spool::new(state.spool());
@@ -52,6 +62,7 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
         .entries
         .into_iter()
         .filter(|entry| ids.is_empty() || ids.contains(&entry.id))
+        .filter(|entry| only.is_none_or(|name| entry.service() == name))
         .collect();
     for id in ids
         .iter()
@@ -89,6 +100,15 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
             return Ok(ExitCode::FAILURE);
         }
     };
+    let (stale, entries) = unconfigured(&loaded, entries);
+    for (service, count) in &stale {
+        report::line(
+            out,
+            &format!(
+                "the service {service:?} is no longer configured: its {count} spooled deliveries are kept and never sent; `pushbroker redeliver --drop --service {service}` drops them (or configure the service again)"
+            ),
+        );
+    }
     let total = entries.len();
     for (done, entry) in entries.into_iter().enumerate() {
         if let Some(signal) = deliver::stop::requested() {
@@ -107,7 +127,33 @@ pub fn run(repo: Option<&Path>, ids: &[String], out: &mut dyn Write) -> Result<E
             Item::Raw { .. } => deliver_raw(&context, &loaded, &spool, entry, out)?,
         };
     }
-    Ok(exit(ok))
+    match (ok, stale.is_empty()) {
+        (true, false) => Ok(ExitCode::from(UNDELIVERABLE)),
+        _ => Ok(exit(ok)),
+    }
+}
+
+/// `redeliver`'s exit code when nothing failed but deliveries of services that are no
+/// longer configured are kept: they wait for the admin (`--drop`), not for a retry.
+pub const UNDELIVERABLE: u8 = 3;
+
+/// The entries of services no longer in the config (counted by service), and the rest.
+fn unconfigured(loaded: &Loaded, entries: Vec<Entry>) -> (BTreeMap<String, usize>, Vec<Entry>) {
+    let configured = |name: &str| {
+        loaded.services.iter().any(|service| service.name == name)
+            || loaded.broken.iter().any(|broken| broken.name == name)
+    };
+    let mut stale = BTreeMap::new();
+    let mut rest = Vec::new();
+    for entry in entries {
+        match &entry.item {
+            Item::Delivery { service, .. } if !configured(service) => {
+                *stale.entry(service.clone()).or_insert(0) += 1;
+            }
+            _ => rest.push(entry),
+        }
+    }
+    (stale, rest)
 }
 
 /// Moves each bad file to `spool/bad/` with one line each, then names what `bad/` holds.
@@ -163,10 +209,19 @@ fn redeliver_one(
         .iter()
         .find(|candidate| candidate.name == service)
     else {
+        // Configured, but it cannot be built (`unconfigured` took the others).
+        let why = loaded
+            .broken
+            .iter()
+            .find(|broken| broken.name == service)
+            .map_or_else(
+                || "it is not configured".to_string(),
+                |b| format!("{:#}", b.error),
+            );
         report::line(
             out,
             &format!(
-                "{}: the service {service:?} is no longer configured: kept",
+                "{}: the service {service:?} cannot be built: {why}: kept",
                 entry.id
             ),
         );
@@ -271,7 +326,11 @@ fn deliver_raw(
     let jobs = Job::for_push(&loaded.services, &event);
     let event = Arc::new(event);
     let deadline = Instant::now() + loaded.site.limits.budget.0;
+    let log = DeliveryLog::new(context.state().log());
     let mut reports = super::broken_reports(&loaded.broken);
+    for report in &mut reports {
+        deliver::log_unattempted(&event, report, &log);
+    }
     reports.extend(super::send(
         loaded, context, &event, jobs, deadline, true, None,
     ));
@@ -284,7 +343,7 @@ fn deliver_raw(
             refs.as_ref().map_or(lines.len(), Vec::len)
         ),
     );
-    let kept = settle(&reports, &event, spool, out, None);
+    let kept = settle(&reports, (&event, &log), spool, out, None);
     if kept {
         spool.remove(&entry.id)?;
     }

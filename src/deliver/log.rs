@@ -3,6 +3,11 @@
 //! Each line is written with one `write` on a file opened for appending, so lines of
 //! concurrent pushes never interleave. Past [`ROTATE_BYTES`] the file is rotated (under a
 //! lock) and the last [`KEEP`] old files are kept.
+//!
+//! The last line of a delivery in each run carries its final [`State`] (`delivered`,
+//! `spooled`, `dropped`, …); earlier ones read `retrying`. The request and response of
+//! an HTTP attempt go to a file of their own (`exchange.rs`), so their size never pushes
+//! the attempts' history out of the log.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -43,7 +48,66 @@ pub struct Attempt {
     /// What a custom broker printed (capped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Where the delivery stands after this line; absent in lines of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<State>,
+    /// The ref(s) the delivery is about (`main`; `main, dev +3 more`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub refs: String,
+    /// The short id of the delivery's newest changeset (or of its ref's new value).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commit: String,
+    /// A `pushbroker test` delivery, not a push.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
+    /// The HTTP request and response, written to the exchange file, not to this line.
+    #[serde(skip)]
+    pub exchange: Option<Box<crate::broker::http::Exchange>>,
 }
+
+/// Where a delivery stands after a logged line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// The receiver took it: done.
+    Delivered,
+    /// Its filters or its broker had nothing to send: done.
+    Skipped,
+    /// Handed to the queue; a worker's lines follow (queue mode).
+    Queued,
+    /// Another attempt follows in this run.
+    Retrying,
+    /// Failed; kept in the spool for `pushbroker redeliver`.
+    Spooled,
+    /// Failed, and not kept: a test delivery (tests are never spooled).
+    Failed,
+    /// Failed, and the spool could not take it: lost.
+    Lost,
+    /// Removed from the spool by the admin (`pushbroker redeliver --drop`).
+    Dropped,
+    /// Queue mode: out of attempts, on the dead-letter stream (`redeliver --dead`).
+    Dead,
+}
+
+impl State {
+    /// Its name, as logged.
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Delivered => "delivered",
+            State::Skipped => "skipped",
+            State::Queued => "queued",
+            State::Retrying => "retrying",
+            State::Spooled => "spooled",
+            State::Failed => "failed",
+            State::Lost => "lost",
+            State::Dropped => "dropped",
+            State::Dead => "dead",
+        }
+    }
+}
+
+/// Most ref names a log line lists.
+const LISTED_REFS: usize = 3;
 
 impl Attempt {
     /// The line of attempt `attempt` of delivery `delivery` through `service`
@@ -66,6 +130,71 @@ impl Attempt {
             status: outcome.status,
             detail: outcome.detail.clone(),
             output: outcome.output.clone(),
+            state: match outcome.verdict {
+                Verdict::Delivered => Some(State::Delivered),
+                Verdict::Skipped => Some(State::Skipped),
+                Verdict::Queued => Some(State::Queued),
+                Verdict::Retry | Verdict::Failed => None,
+            },
+            refs: String::new(),
+            commit: String::new(),
+            test: false,
+            exchange: outcome.exchange.clone(),
+        }
+    }
+
+    /// This line with the ref(s) and commit of the delivery of `push` (for a per-ref
+    /// delivery, ref `ref_index`), marked when `push` is a test.
+    pub fn about(mut self, push: &crate::event::Push, ref_index: Option<usize>) -> Attempt {
+        let short = |id: &str| crate::scm::short_id(id);
+        self.test = push.test;
+        match ref_index.and_then(|index| push.refs.get(index)) {
+            Some(change) => {
+                self.refs = change.name.clone();
+                self.commit = change
+                    .new
+                    .as_deref()
+                    .or(change.old.as_deref())
+                    .map(short)
+                    .unwrap_or_default();
+            }
+            None => {
+                let mut names: Vec<&str> = push
+                    .refs
+                    .iter()
+                    .take(LISTED_REFS)
+                    .map(|change| change.name.as_str())
+                    .collect();
+                let more = push.refs.len().saturating_sub(LISTED_REFS);
+                let more = (more > 0).then(|| format!("+{more} more"));
+                names.extend(more.as_deref());
+                self.refs = names.join(", ");
+                self.commit = match push.commits.last() {
+                    Some(commit) => commit.node.clone(),
+                    None => push
+                        .refs
+                        .first()
+                        .and_then(|change| change.new.as_deref().or(change.old.as_deref()))
+                        .map(short)
+                        .unwrap_or_default(),
+                };
+            }
+        }
+        self
+    }
+
+    /// This line, saying the delivery is now `state`.
+    pub fn settled(mut self, state: State) -> Attempt {
+        self.state = Some(state);
+        self
+    }
+
+    /// The state the table shows: the logged one, or for a line of an older version
+    /// the attempt's outcome.
+    pub fn shown_state(&self) -> String {
+        match self.state {
+            Some(state) => state.word().to_string(),
+            None => format!("{:?}", self.outcome).to_lowercase(),
         }
     }
 }
@@ -86,8 +215,13 @@ impl DeliveryLog {
         }
     }
 
-    /// Appends one attempt.
+    /// Appends one attempt (and its HTTP exchange, when it has one, to the exchange
+    /// file).
     pub fn append(&self, attempt: &Attempt) -> Result<()> {
+        if let Some(exchange) = &attempt.exchange {
+            // The request and response are for the admin's eyes; not worth the attempt.
+            let _ = super::exchange::Exchanges::beside(&self.path).append(attempt, exchange);
+        }
         let mut line = serde_json::to_vec(attempt).context("serializing a log line")?;
         line.push(b'\n');
         let dir = self.path.parent().context("the log has a directory")?;
@@ -183,6 +317,11 @@ mod tests {
             status: Some(200),
             detail: "HTTP 200".into(),
             output: None,
+            state: Some(State::Delivered),
+            refs: "main".into(),
+            commit: "0123456789ab".into(),
+            test: false,
+            exchange: None,
         }
     }
 

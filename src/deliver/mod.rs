@@ -7,6 +7,7 @@
 //! receiver hung: `redeliver` tries again later). Every attempt is one line in the
 //! delivery log. What still failed is returned for the caller to spool.
 
+pub mod exchange;
 pub mod journal;
 pub mod log;
 mod pool;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use crate::broker::{Delivery, Outcome, Verdict};
 use crate::event::Push;
 use crate::service::Service;
-use log::{Attempt, DeliveryLog};
+use log::{Attempt, DeliveryLog, State};
 
 /// Most attempts of one delivery in one run (hook, `redeliver` or `test`).
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -60,7 +61,9 @@ impl Job {
     pub fn for_push(services: &[Arc<Service>], push: &Push) -> Vec<Job> {
         let mut jobs = Vec::new();
         for service in services {
-            if service.per_ref {
+            // A test of a repository with no commits has no ref: one delivery all the
+            // same (GitHub format sends its `ping`).
+            if service.per_ref && !(push.test && push.refs.is_empty()) {
                 jobs.extend((0..push.refs.len()).map(|index| Job {
                     ref_index: Some(index),
                     ..Job::new(Arc::clone(service))
@@ -136,12 +139,13 @@ pub fn run(
         })
         .collect();
     let mut unanswered = vec![true; jobs.len()];
-    let receiver = match pool::start(push, jobs, log, deadline, bounds) {
+    let receiver = match pool::start(Arc::clone(&push), jobs, log, deadline, bounds) {
         Ok(receiver) => receiver,
         Err(error) => {
             let detail = format!("could not start a delivery thread: {error}");
             for report in &mut reports {
                 report.outcome = Outcome::retry(detail.clone());
+                log_unattempted(&push, report, log);
             }
             return reports;
         }
@@ -179,6 +183,14 @@ pub fn run(
         {
             report.outcome = Outcome::retry(detail.clone());
         }
+    }
+    // What never answered made no line of its own: its final one.
+    for (report, _) in reports
+        .iter_mut()
+        .zip(&unanswered)
+        .filter(|(_, open)| **open)
+    {
+        log_unattempted(&push, report, log);
     }
     reports
 }
@@ -222,12 +234,14 @@ pub(crate) fn deliver_with_retries(
     };
     let mut attempt = job.attempts_before;
     let mut log_error = None;
+    let mut record = |line: &Attempt| {
+        if let Err(error) = log.append(line) {
+            log_error = Some(format!("{error:#}"));
+        }
+    };
     loop {
         attempt += 1;
         let (outcome, line, took) = attempt_once(push, job, skip, attempt);
-        if let Err(error) = log.append(&line) {
-            log_error = Some(format!("{error:#}"));
-        }
         let tries_here = attempt - job.attempts_before;
         let hung = took >= service.timeout.mul_f32(0.8);
         let wait = outcome
@@ -236,18 +250,77 @@ pub(crate) fn deliver_with_retries(
         let fits = Instant::now() + wait + service.timeout <= deadline;
         // Done, out of tries or time, or asked to stop: the failure so far is what is
         // spooled.
-        let done = outcome.verdict != Verdict::Retry || tries_here >= MAX_ATTEMPTS || hung || !fits;
-        if done || !pause(wait) {
-            return Report {
-                service: service.name.clone(),
-                broker: service.broker_name.clone(),
-                delivery: job.id.clone(),
-                ref_index: job.ref_index,
-                outcome,
-                attempts: attempt,
-                log_error,
+        let done = outcome.verdict != Verdict::Retry
+            || tries_here >= MAX_ATTEMPTS
+            || hung
+            || !fits
+            || stop::requested().is_some();
+        let state = match done {
+            true => final_state(push, &outcome),
+            false => State::Retrying,
+        };
+        record(&line.clone().settled(state));
+        if !done && !pause(wait) {
+            // Stopped while waiting for the next attempt: this line says so.
+            let stopped = Outcome::retry(format!(
+                "{} (then stopped by {} before attempt {})",
+                outcome.detail,
+                stop::requested().map_or("a signal", stop::name),
+                attempt + 1
+            ));
+            let state = final_state(push, &stopped);
+            let line = Attempt {
+                detail: stopped.detail.clone(),
+                duration_ms: 0,
+                exchange: None,
+                ..line
             };
+            record(&line.settled(state));
+            return report_with(job, stopped, attempt, log_error);
         }
+        if done {
+            return report_with(job, outcome, attempt, log_error);
+        }
+    }
+}
+
+/// The final state of a delivery of `push` whose last attempt ended as `outcome`: a
+/// failure is spooled, except a test's (never spooled).
+pub fn final_state(push: &Push, outcome: &Outcome) -> State {
+    match outcome.verdict {
+        Verdict::Delivered => State::Delivered,
+        Verdict::Skipped => State::Skipped,
+        Verdict::Queued => State::Queued,
+        Verdict::Retry | Verdict::Failed if push.test => State::Failed,
+        Verdict::Retry | Verdict::Failed => State::Spooled,
+    }
+}
+
+fn report_with(job: &Job, outcome: Outcome, attempts: u32, log_error: Option<String>) -> Report {
+    Report {
+        log_error,
+        attempts,
+        ..report_of(job, outcome)
+    }
+}
+
+/// Logs the final line of a delivery that made no attempt of its own in this run (not
+/// started in time, still running at the end of the budget, its service could not be
+/// built): it is spooled (a test's: failed).
+pub fn log_unattempted(push: &Push, report: &mut Report, log: &DeliveryLog) {
+    let service = (report.service.as_str(), report.broker.as_str());
+    let zero = Duration::ZERO;
+    let line = Attempt::of(
+        &report.delivery,
+        service,
+        report.attempts,
+        &report.outcome,
+        zero,
+    )
+    .about(push, report.ref_index)
+    .settled(final_state(push, &report.outcome));
+    if let Err(error) = log.append(&line) {
+        report.log_error = Some(format!("{error:#}"));
     }
 }
 
@@ -282,13 +355,19 @@ pub fn attempt_once(
         Some(reason) => Outcome::skipped(reason),
     };
     let took = started.elapsed();
-    let line = attempt_line(job, attempt, &outcome, took);
+    let line = attempt_line(push, job, attempt, &outcome, took);
     (outcome, line, took)
 }
 
-fn attempt_line(job: &Job, attempt: u32, outcome: &Outcome, took: Duration) -> Attempt {
+fn attempt_line(
+    push: &Push,
+    job: &Job,
+    attempt: u32,
+    outcome: &Outcome,
+    took: Duration,
+) -> Attempt {
     let service = (job.service.name.as_str(), job.service.broker_name.as_str());
-    Attempt::of(&job.id, service, attempt, outcome, took)
+    Attempt::of(&job.id, service, attempt, outcome, took).about(push, job.ref_index)
 }
 
 /// The delivery of `push` to `service` under the id `id`.

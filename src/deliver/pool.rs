@@ -152,31 +152,31 @@ fn work(
 ) {
     while let Some(index) = shared.take() {
         let job = &shared.jobs[index];
-        let report = if let Some(signal) = stop::requested() {
-            report_of(
-                job,
-                Outcome::retry(format!(
-                    "not started: the hook was stopped by {}",
-                    stop::name(signal)
-                )),
-            )
+        // Each report, and whether its delivery logged its own final line.
+        let (mut report, logged) = if let Some(signal) = stop::requested() {
+            let detail = format!(
+                "not started: the hook was stopped by {}",
+                stop::name(signal)
+            );
+            (report_of(job, Outcome::retry(detail)), false)
         } else if Instant::now() >= deadline {
-            report_of(
-                job,
-                Outcome::retry("not started within the hook's time budget"),
-            )
+            let detail = "not started within the hook's time budget";
+            (report_of(job, Outcome::retry(detail)), false)
         } else {
             // A broker's bug is this delivery's failure (spooled), not the pool's end.
-            catch_unwind(AssertUnwindSafe(|| {
+            match catch_unwind(AssertUnwindSafe(|| {
                 deliver_with_retries(push, job, log, deadline)
-            }))
-            .unwrap_or_else(|_| {
-                report_of(
-                    job,
-                    Outcome::retry("internal error in the broker (it panicked)"),
-                )
-            })
+            })) {
+                Ok(report) => (report, true),
+                Err(_) => {
+                    let detail = "internal error in the broker (it panicked)";
+                    (report_of(job, Outcome::retry(detail)), false)
+                }
+            }
         };
+        if !logged {
+            super::log_unattempted(push, &mut report, log);
+        }
         shared.done(index);
         if answer.send((index, report)).is_err() {
             // Nobody waits any more (the hook is past its budget).

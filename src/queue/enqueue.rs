@@ -96,7 +96,9 @@ pub fn enqueue(
             }
             Err(problem) => Outcome::retry(format!("the queue could not take it: {problem}")),
         };
-        if let Err(error) = log.append(&line(&report)) {
+        let state = crate::deliver::final_state(push, &report.outcome);
+        let logged = line(&report).about(push, report.ref_index).settled(state);
+        if let Err(error) = log.append(&logged) {
             report.log_error = Some(format!("{error:#}"));
         }
         reports.push(report);

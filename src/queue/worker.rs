@@ -28,7 +28,7 @@ use super::{Task, attempt, connect, context, dead_subject, ensure_streams, log_s
 use crate::broker::{Outcome, Verdict};
 use crate::config::SiteConfig;
 use crate::config::queue::QueueSite;
-use crate::deliver::log::Attempt;
+use crate::deliver::log::{Attempt, State};
 use crate::deliver::spool::Item;
 
 /// How a worker runs.
@@ -198,7 +198,7 @@ impl Handling {
             move || attempt::attempt(&site, &task, number, &root)
         });
         tokio::pin!(blocking);
-        let (outcome, line) = loop {
+        let (outcome, mut line) = loop {
             tokio::select! {
                 done = &mut blocking => break done.unwrap_or_else(|_| {
                     let outcome = Outcome::retry("the delivery thread failed");
@@ -210,7 +210,6 @@ impl Handling {
                 }
             }
         };
-        self.log(&task, &line).await;
         let verdict = match outcome.verdict {
             Verdict::Delivered | Verdict::Skipped | Verdict::Queued => {
                 let _ = message.double_ack().await;
@@ -219,6 +218,7 @@ impl Handling {
             Verdict::Retry if delivered < self.queue.max_attempts => {
                 let wait = self.queue.retry_wait(delivered + 1, outcome.retry_after);
                 let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
+                line.state = Some(State::Retrying);
                 "to retry"
             }
             Verdict::Retry | Verdict::Failed => {
@@ -234,16 +234,20 @@ impl Handling {
                 match self.dead_letter(&task, number).await {
                     Ok(()) => {
                         let _ = message.ack_with(AckKind::Term).await;
+                        line.state = Some(State::Dead);
                         "dead letter"
                     }
                     Err(_) => {
                         let wait = self.queue.retry_delay.0;
                         let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
+                        line.state = Some(State::Retrying);
                         "to retry (the dead-letter stream did not answer)"
                     }
                 }
             }
         };
+        // Logged once its final state is known.
+        self.log(&task, &line).await;
         crate::report::line(
             &mut std::io::stderr(),
             &format!(

@@ -69,20 +69,31 @@ impl Receiver {
 
     /// Answers with `statuses` in turn, then 200. A 429 carries `Retry-After: 1`.
     pub fn with_statuses(statuses: &[u16]) -> Receiver {
-        Receiver::serve("127.0.0.1:0", statuses, None)
+        Receiver::serve("127.0.0.1:0", statuses, None, None)
+    }
+
+    /// Answers with `statuses` in turn, then 200, each with the body `reply`, the header
+    /// `X-Receiver: tiny` and a cookie.
+    pub fn replying(statuses: &[u16], reply: &str) -> Receiver {
+        Receiver::serve("127.0.0.1:0", statuses, None, Some(reply.to_string()))
     }
 
     /// Answers 200 on a given port (to bring a dead destination to life).
     pub fn on_port(port: u16) -> Receiver {
-        Receiver::serve(&format!("127.0.0.1:{port}"), &[], None)
+        Receiver::serve(&format!("127.0.0.1:{port}"), &[], None, None)
     }
 
     /// Records each request, then waits `delay` before answering 200 (a hung receiver).
     pub fn hanging(delay: std::time::Duration) -> Receiver {
-        Receiver::serve("127.0.0.1:0", &[], Some(delay))
+        Receiver::serve("127.0.0.1:0", &[], Some(delay), None)
     }
 
-    fn serve(address: &str, statuses: &[u16], delay: Option<std::time::Duration>) -> Receiver {
+    fn serve(
+        address: &str,
+        statuses: &[u16],
+        delay: Option<std::time::Duration>,
+        reply: Option<String>,
+    ) -> Receiver {
         let server = Arc::new(tiny_http::Server::http(address).expect("bind receiver"));
         let port = server.server_addr().to_ip().expect("ip address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -110,8 +121,18 @@ impl Receiver {
                         at: std::time::Instant::now(),
                     });
                     let status = statuses.pop_front().unwrap_or(200);
+                    let text = reply.clone().unwrap_or_else(|| "ok".to_string());
                     let mut response =
-                        tiny_http::Response::from_string("ok").with_status_code(status);
+                        tiny_http::Response::from_string(text).with_status_code(status);
+                    if reply.is_some() {
+                        for (name, value) in
+                            [("X-Receiver", "tiny"), ("Set-Cookie", "session=s3cr3t")]
+                        {
+                            response.add_header(
+                                tiny_http::Header::from_bytes(name, value).expect("header"),
+                            );
+                        }
+                    }
                     if status == 429 {
                         response.add_header(
                             tiny_http::Header::from_bytes("Retry-After", "1").expect("header"),

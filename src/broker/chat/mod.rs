@@ -104,6 +104,9 @@ pub fn summarize(push: &Push, max_commits: usize) -> Summary {
     let headline = match push.total_commits {
         0 => match push.refs.as_slice() {
             [one] => format!("{user} {} in {repo_name}", ref_action(one)),
+            [] if push.test => {
+                format!("{user} tested this service; {repo_name} has no commits yet")
+            }
             refs => format!("{user} updated {} refs in {repo_name}", refs.len()),
         },
         total => {
@@ -122,7 +125,7 @@ pub fn summarize(push: &Push, max_commits: usize) -> Summary {
         }
     };
     Summary {
-        headline,
+        headline: format!("{}{headline}", push.test_tag()),
         repo_url: push.repository.website.clone(),
         repo_name,
         lines: listed.iter().map(line).collect(),

@@ -45,8 +45,11 @@ pub fn render_all(delivery: &Delivery<'_>, options: &Options) -> Vec<Email> {
     let prefix = prefix(push, options);
     let summary_id = message_id(delivery.id);
     let mut emails = vec![Email {
-        subject: one_line(&format!("{prefix}{}", commits_summary(push)), 250),
-        body: summary_body(push, commits, options.caps),
+        subject: one_line(
+            &format!("{}{prefix}{}", push.test_tag(), commits_summary(push)),
+            250,
+        ),
+        body: push.test_note().to_string() + &summary_body(push, commits, options.caps),
         message_id: summary_id.clone(),
         headers: headers(push, delivery.id),
     }];
@@ -63,13 +66,15 @@ pub fn render_all(delivery: &Delivery<'_>, options: &Options) -> Vec<Email> {
         emails.push(Email {
             subject: one_line(
                 &format!(
-                    "{prefix}[{number}/{}] {}",
+                    "{}{prefix}[{number}/{}] {}",
+                    push.test_tag(),
                     commits.len(),
                     first_line(&commit.message, 200)
                 ),
                 250,
             ),
-            body: changeset_body(push, commit, options.diff, options.caps),
+            body: push.test_note().to_string()
+                + &changeset_body(push, commit, options.diff, options.caps),
             message_id: message_id(&format!("{}.{number}", delivery.id)),
             headers: headers
                 .into_iter()
@@ -105,8 +110,8 @@ pub fn render(delivery: &Delivery<'_>, options: &Options) -> Option<Email> {
         _ => commits_summary(push),
     };
     Some(Email {
-        subject: one_line(&format!("{prefix}{summary}"), 250),
-        body: body(push, commits, options.diff, options.caps),
+        subject: one_line(&format!("{}{prefix}{summary}", push.test_tag()), 250),
+        body: push.test_note().to_string() + &body(push, commits, options.diff, options.caps),
         message_id: message_id(delivery.id),
         headers: headers(push, delivery.id),
     })
@@ -129,6 +134,10 @@ fn commits_summary(push: &Push) -> String {
 fn ref_summary(push: &Push) -> String {
     match push.refs.as_slice() {
         [one] => format!("{} {}", push.user, describe_ref(one)),
+        [] if push.test => format!(
+            "{} tested this service; the repository has no commits yet",
+            push.user
+        ),
         refs => format!("{} updated {} refs", push.user, refs.len()),
     }
 }
@@ -138,6 +147,7 @@ fn headers(push: &Push, id: &str) -> Vec<(&'static str, String)> {
         ("Auto-Submitted", "auto-generated".to_string()),
         ("X-Pushbroker-Delivery", id.to_string()),
     ];
+    headers.extend(push.test_header());
     let repo = format!("{}/{}", push.repository.owner, push.repository.name);
     match push.repository.scm {
         Scm::Git => {

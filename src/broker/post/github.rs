@@ -99,7 +99,7 @@ pub(super) fn number(kind: &str, name: &str) -> u64 {
     u64::from(u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) >> 1)
 }
 
-fn user(canon_url: &str, login: &str, kind: &str) -> Value {
+pub(super) fn user(canon_url: &str, login: &str, kind: &str) -> Value {
     let api = format!("{canon_url}/api/users/{login}");
     json!({
         "login": login,
@@ -166,7 +166,7 @@ const API_PATHS: &[(&str, &str)] = &[
     ("deployments_url", "deployments"),
 ];
 
-fn repository(push: &Push, repo: &Repository) -> Value {
+pub(super) fn repository(push: &Push, repo: &Repository) -> Value {
     let full_name = format!("{}/{}", repo.owner, repo.slug);
     let api = format!("{}/api/repos/{full_name}", push.canon_url);
     let host = url::Url::parse(&repo.website)

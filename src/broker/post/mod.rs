@@ -6,6 +6,7 @@
 
 mod github;
 mod gitlab;
+mod ping;
 mod sign;
 pub mod template;
 
@@ -150,6 +151,7 @@ impl PostBroker {
             ("X-Pushbroker-Event", "push".to_string()),
             ("X-Pushbroker-Delivery", delivery.id.to_string()),
         ];
+        headers.extend(delivery.push.test_header());
         let (content_type, body) = match self.format {
             PostFormat::Bitbucket => {
                 let json = serde_json::to_string(&delivery.bare_payload())?;
@@ -160,6 +162,13 @@ impl PostBroker {
                 "application/json",
                 serde_json::to_vec(&delivery.bare_payload())?,
             ),
+            PostFormat::Github if delivery.ref_index.is_none() => {
+                // A test of a repository with no commits: GitHub's own `ping`.
+                headers.push(("X-GitHub-Event", "ping".to_string()));
+                headers.push(("X-GitHub-Delivery", delivery.id.to_string()));
+                let ping = ping::ping_event(delivery, &self.shown);
+                ("application/json", serde_json::to_vec(&ping)?)
+            }
             PostFormat::Github => {
                 let event = github::push_event(delivery)
                     .context("a github delivery names one of the push's refs")?;
@@ -208,6 +217,9 @@ impl PostBroker {
 
 impl Broker for PostBroker {
     fn deliver(&self, delivery: &Delivery<'_>) -> Outcome {
+        if self.format == PostFormat::Gitlab && delivery.ref_index.is_none() {
+            return Outcome::skipped("GitLab sends no test push before the first commit");
+        }
         let request = match self.request(delivery) {
             Ok(request) => request,
             Err(error) => return Outcome::failed(format!("{error:#}")),
@@ -258,6 +270,9 @@ impl Broker for PostBroker {
         }
         text.push('\n');
         let json = match self.format {
+            PostFormat::Github if delivery.ref_index.is_none() => {
+                serde_json::to_string_pretty(&ping::ping_event(delivery, &self.shown))?
+            }
             PostFormat::Github => serde_json::to_string_pretty(&github::push_event(delivery))?,
             PostFormat::Gitlab => {
                 serde_json::to_string_pretty(&gitlab::push_hook(delivery).map(|(hook, _)| hook))?
