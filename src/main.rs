@@ -50,6 +50,17 @@ enum Command {
         /// The repository (default: the current one).
         repo: Option<PathBuf>,
     },
+    /// List the brokers this server offers, or one broker's options and a [[service]]
+    /// block to paste.
+    Brokers {
+        /// A broker: show its options (type, default, help) and a [[service]] block.
+        name: Option<String>,
+        /// Also list this repository's services, and whether each is on.
+        #[arg(long)]
+        repo: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of pushbroker.toml (for Taplo / Even Better TOML).
+    Schema,
     /// Send a test event (the tip of the default branch; none in a repository without
     /// commits) to the services, marked as a test wherever it is read.
     Test {
@@ -214,6 +225,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Install { repos } => cmd::install::run(&repos, false, &mut out, &mut err),
         Command::Uninstall { repos } => cmd::install::run(&repos, true, &mut out, &mut err),
         Command::Check { repo } => cmd::check::run(repo.as_deref(), &mut out),
+        Command::Brokers { name, repo } => {
+            cmd::brokers::run(name.as_deref(), repo.as_deref(), &mut out)
+        }
+        Command::Schema => cmd::brokers::print_schema(&mut out),
         Command::Test { repo, service } => {
             cmd::test::run(repo.as_deref(), service.as_deref(), &mut out)
         }

@@ -49,7 +49,7 @@ pub struct Broken {
     pub error: Error,
 }
 
-/// Builds every service of `config`, with the secrets `grants` allows.
+/// Builds every enabled service of `config`, with the secrets `grants` allows.
 pub fn build_all(
     config: &RepoConfig,
     site: &SiteConfig,
@@ -58,7 +58,7 @@ pub fn build_all(
 ) -> (Vec<Arc<Service>>, Vec<Broken>) {
     let mut services = Vec::new();
     let mut broken = Vec::new();
-    for service in &config.services {
+    for service in config.services.iter().filter(|service| service.enabled) {
         // No single attempt may outlast the whole hook's budget.
         let timeout = service
             .timeout

@@ -200,15 +200,56 @@ impl Outcome {
 }
 
 type ParseFn = fn(ValueDeserializer<'_>) -> Result<Box<dyn BrokerConfig>, toml::de::Error>;
+type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+/// A built-in broker: its name, what it does (for `pushbroker brokers`), its config
+/// parser, and the JSON Schema of that same config type.
+pub struct Builtin {
+    /// `broker = "…"`.
+    pub name: &'static str,
+    /// One line: what it does.
+    pub summary: &'static str,
+    /// Parses its options.
+    pub parse: ParseFn,
+    /// The schema of its options, derived from the type `parse` fills.
+    pub schema: SchemaFn,
+}
+
+const fn builtin<C: BrokerConfig + DeserializeOwned + schemars::JsonSchema + 'static>(
+    name: &'static str,
+    summary: &'static str,
+) -> Builtin {
+    Builtin {
+        name,
+        summary,
+        parse: parse::<C>,
+        schema: C::json_schema,
+    }
+}
 
 /// The built-in brokers, by name.
-pub const BUILTIN: &[(&str, ParseFn)] = &[
-    ("email", parse::<email::EmailConfig>),
-    ("post", parse::<post::PostConfig>),
-    ("slack", parse::<chat::slack::SlackConfig>),
-    ("discord", parse::<chat::discord::DiscordConfig>),
-    ("msteams", parse::<chat::msteams::TeamsConfig>),
-    ("matrix", parse::<chat::matrix::MatrixConfig>),
+pub const BUILTIN: &[Builtin] = &[
+    builtin::<email::EmailConfig>(
+        "email",
+        "an email per push (or per changeset) to a list, through the site's mail transport",
+    ),
+    builtin::<post::PostConfig>(
+        "post",
+        "POSTs the push to a URL: Bitbucket form, JSON, GitHub or GitLab webhooks, or a template",
+    ),
+    builtin::<chat::slack::SlackConfig>(
+        "slack",
+        "a message to a Slack incoming webhook (Mattermost and Rocket.Chat take it too)",
+    ),
+    builtin::<chat::discord::DiscordConfig>("discord", "a message to a Discord webhook"),
+    builtin::<chat::msteams::TeamsConfig>(
+        "msteams",
+        "a card to a Microsoft Teams incoming webhook or workflow",
+    ),
+    builtin::<chat::matrix::MatrixConfig>(
+        "matrix",
+        "a message to a Matrix room, sent by a bot account",
+    ),
 ];
 
 fn parse<C: BrokerConfig + DeserializeOwned + 'static>(
@@ -219,15 +260,17 @@ fn parse<C: BrokerConfig + DeserializeOwned + 'static>(
 
 /// The config parser of the broker called `name`.
 pub fn parser(name: &str) -> Option<ParseFn> {
-    BUILTIN
-        .iter()
-        .find(|(builtin, _)| *builtin == name)
-        .map(|(_, parse)| *parse)
+    builtin_named(name).map(|builtin| builtin.parse)
+}
+
+/// The built-in broker called `name`.
+pub fn builtin_named(name: &str) -> Option<&'static Builtin> {
+    BUILTIN.iter().find(|builtin| builtin.name == name)
 }
 
 /// The list of broker names, for messages: the built-in ones, then the registered ones.
 pub fn names_hint(registered: &[&str]) -> String {
-    let names: Vec<&str> = BUILTIN.iter().map(|(name, _)| *name).collect();
+    let names: Vec<&str> = BUILTIN.iter().map(|builtin| builtin.name).collect();
     match registered {
         [] => format!("brokers: {}", names.join(", ")),
         _ => format!(
@@ -242,14 +285,12 @@ pub fn names_hint(registered: &[&str]) -> String {
 pub fn unknown_message(name: &str, registered: &[&str]) -> String {
     let closest = BUILTIN
         .iter()
-        .map(|(builtin, _)| *builtin)
-        .chain(registered.iter().copied())
-        .map(|candidate| (edit_distance(name, candidate), candidate))
-        .min()
-        .filter(|(distance, _)| *distance <= 2);
+        .map(|builtin| builtin.name)
+        .chain(registered.iter().copied());
+    let closest = crate::config::diagnostic::closest(name, closest);
     let hint = names_hint(registered);
     match closest {
-        Some((_, suggestion)) => {
+        Some(suggestion) => {
             format!("unknown broker `{name}`: did you mean broker = \"{suggestion}\"? ({hint})")
         }
         None => format!(
@@ -258,28 +299,12 @@ pub fn unknown_message(name: &str, registered: &[&str]) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn unknown_brokers_get_a_suggestion() {
-        assert_eq!(edit_distance("emial", "email"), 2);
         assert!(unknown_message("emial", &[]).contains("did you mean broker = \"email\""));
         assert!(unknown_message("trelo", &["trello"]).contains("did you mean broker = \"trello\""));
         assert!(!unknown_message("zzzzzz", &[]).contains("did you mean"));

@@ -2,6 +2,7 @@
 //! The steps they share (loading the config, building the event, settling the outcomes)
 //! are here.
 
+pub mod brokers;
 pub mod check;
 pub mod drop;
 pub mod hook;

@@ -97,6 +97,17 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+/// The candidate closest to `name` when it is close enough to be a typo (at most two
+/// edits, and fewer than half of the name's letters), for "did you mean" hints.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= 2 && *distance * 2 < name.chars().count().max(2))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +121,14 @@ mod tests {
         let error = source.error(Some(11..12), "bad");
         assert_eq!((error.line, error.column), (2, 5));
         assert_eq!(error.to_string(), "x.toml:2:5: bad");
+    }
+
+    #[test]
+    fn close_names_are_suggested() {
+        let keys = ["to", "subject_prefix", "max_lines", "branches"];
+        assert_eq!(closest("subjekt_prefix", keys), Some("subject_prefix"));
+        assert_eq!(closest("brances", keys), Some("branches"));
+        assert_eq!(closest("tx", keys), None, "too short to guess");
+        assert_eq!(closest("colour", keys), None);
     }
 }

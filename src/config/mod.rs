@@ -10,6 +10,7 @@ pub mod email;
 pub mod queue;
 mod redact;
 pub mod repo;
+pub mod schema;
 pub mod secret;
 pub mod site;
 pub mod values;

@@ -36,7 +36,7 @@ pub struct RepoConfig {
 }
 
 /// `[repository]`: how the repository is named in payloads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RepositoryConfig {
     /// Display name; default: the directory name without `.git`.
@@ -56,6 +56,9 @@ pub struct ServiceConfig {
     pub name: String,
     /// The broker's name.
     pub broker: String,
+    /// False when the service is configured but off (`enabled = false`): never built,
+    /// never delivered.
+    pub enabled: bool,
     /// Run only when a pushed ref matches.
     pub branches: Option<RefFilter>,
     /// Run only when a new changeset touches a matching file.
@@ -74,17 +77,47 @@ pub struct ServiceConfig {
 }
 
 /// Options every service has, whatever its broker.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CommonOptions {
+pub(super) struct CommonOptions {
+    /// The service's name in messages, the log and `--service`; unique in the file.
+    /// Default `<broker>-<n>` (`email-1`, `post-2`).
     name: Option<String>,
+    /// `false`: configured but off, never delivered (`check` and `brokers --repo` show
+    /// it as off).
+    #[serde(default = "default_enabled")]
+    enabled: bool,
+    /// Run only when a pushed ref matches one of these globs: a branch's short name
+    /// (`main`, `release/*`) or a full ref (`refs/tags/v*`).
     branches: Option<RefFilter>,
+    /// Run only when a new changeset touches a matching file (`src/**`); `!` excludes
+    /// (`!docs/drafts/**`).
     paths: Option<PathFilter>,
+    /// One attempt's time limit: `"10s"`, `"500ms"`, `"2m"` (a bare number is seconds);
+    /// default the site's `[limits] timeout`.
     timeout: Option<Timeout>,
-    max_commits: Option<usize>,
+    /// Most changesets one delivery carries (0: no cap).
+    #[serde(default = "default_max_commits")]
+    max_commits: usize,
 }
 
-const COMMON_KEYS: &[&str] = &["name", "branches", "paths", "timeout", "max_commits"];
+fn default_enabled() -> bool {
+    true
+}
+
+fn default_max_commits() -> usize {
+    DEFAULT_MAX_COMMITS
+}
+
+/// The keys of [`CommonOptions`], in its order.
+pub(super) const COMMON_KEYS: &[&str] = &[
+    "name",
+    "enabled",
+    "branches",
+    "paths",
+    "timeout",
+    "max_commits",
+];
 /// Option names whose value is a secret, however it is written.
 pub(super) const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 
@@ -288,10 +321,11 @@ impl Loader<'_> {
         Some(ServiceConfig {
             name,
             broker: broker_name,
+            enabled: common.enabled,
             branches: common.branches,
             paths: common.paths,
             timeout: common.timeout,
-            max_commits: common.max_commits.unwrap_or(DEFAULT_MAX_COMMITS),
+            max_commits: common.max_commits,
             options,
             redacted,
             written,

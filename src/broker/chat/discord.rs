@@ -9,7 +9,7 @@ use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::ServiceUrl;
 
 /// `[[service]] broker = "discord"` options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
     /// The webhook URL (it is the credential: keep the config private).

@@ -13,7 +13,7 @@ use crate::config::values::ServiceUrl;
 use crate::trust::secrets::{Destination, Granted};
 
 /// `[[service]] broker = "matrix"` options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixConfig {
     /// The homeserver, e.g. `https://matrix.example.com`.

@@ -22,11 +22,12 @@ use super::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use transport::MailTransport;
 
 /// `[[service]] broker = "email"` options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// Recipients: one address or a list (`"Dev <dev@example.com>"`).
     #[serde(deserialize_with = "one_or_many")]
+    #[schemars(with = "crate::config::schema::types::Recipients")]
     pub to: Vec<Address>,
     /// Sender; default the site's `[email] from`.
     pub from: Option<Address>,

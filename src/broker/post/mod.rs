@@ -22,7 +22,7 @@ use crate::config::values::ServiceUrl;
 use crate::trust::secrets::{Destination, Granted};
 
 /// `[[service]] broker = "post"` options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostConfig {
     /// Where to POST; `user:password@` in it becomes HTTP basic auth. A URL that is
@@ -44,7 +44,9 @@ pub struct PostConfig {
 }
 
 /// The body a `post` service sends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PostFormat {
     /// `application/x-www-form-urlencoded`, one field `payload=<json>`.
