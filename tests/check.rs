@@ -9,7 +9,7 @@ fn check_reports_every_error_with_line_and_column() {
         "acme",
         "widgets",
         "[repository]\nname = \"widgets\"\n\n\
-         [[service]]\nbroker = \"email\"\nto = \"dev@example.com\"\nsubjekt = \"x\"\n\n\
+         [[service]]\nbroker = \"email\"\nto = \"dev@example.com\"\nsubjekt_prefix = \"x\"\n\n\
          [[service]]\nbroker = \"emial\"\nto = \"dev@example.com\"\n\n\
          [[service]]\nbroker = \"post\"\nurl = \"ftp://example.com/\"\n\n\
          [[service]]\nbroker = \"post\"\nurl = \"https://example.com/\"\nbranches = [\"{a,b\"]\n\n\
@@ -24,7 +24,7 @@ fn check_reports_every_error_with_line_and_column() {
         lines,
         vec![
             format!(
-                "error: {config}:7:1: unknown field `subjekt`, expected one of `to`, `from`, `reply_to`, `subject_prefix`, `diff`, `max_lines`, `ref_changes`, `per_commit`, `max_message_bytes`, `max_body_bytes`, `max_refs`, `max_files`, or one of name, branches, paths, timeout, max_commits"
+                "error: {config}:7:1: unknown key `subjekt_prefix`: did you mean `subject_prefix`? (valid keys: to, from, reply_to, subject_prefix, diff, max_lines, ref_changes, per_commit, max_message_bytes, max_body_bytes, max_refs, max_files, name, enabled, branches, paths, timeout, max_commits)"
             ),
             format!(
                 "error: {config}:10:10: unknown broker `emial`: did you mean broker = \"email\"? (brokers: email, post, slack, discord, msteams, matrix)"
@@ -84,7 +84,7 @@ fn check_reports_site_config_errors_and_inline_secrets() {
     assert_eq!(run.status, 1);
     assert!(
         run.stdout.starts_with(&format!(
-            "error: {}:2:13: unknown variant `pigeon`, expected one of `file`, `smtp`, `sendmail`",
+            "error: {}:2:13: transport = \"pigeon\" is not a choice: write one of file, smtp, sendmail",
             env.site_path().display()
         )),
         "{}",

@@ -45,9 +45,27 @@ impl Source {
         }
     }
 
-    /// A toml parse or deserialize error, located.
+    /// A toml parse or deserialize error, located, in the admin's words.
     pub fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
-        self.error(error.span(), error.message().trim().replace('\n', " "))
+        self.toml_error_also(error, &[])
+    }
+
+    /// [`Source::toml_error`] for a table that also takes the keys `also` (which an
+    /// unknown key's message lists with the others).
+    pub fn toml_error_also(&self, error: &toml::de::Error, also: &[&str]) -> ConfigError {
+        let message = error.message().trim().replace('\n', " ");
+        let line = self.line_at(error.span().map_or(0, |span| span.start));
+        self.error(error.span(), super::wording::admin(&message, line, also))
+    }
+
+    /// The line holding byte `offset`.
+    fn line_at(&self, offset: usize) -> &str {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |at| at + 1);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |at| offset + at);
+        self.text.get(start..end).unwrap_or("")
     }
 }
 

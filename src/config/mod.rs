@@ -14,6 +14,7 @@ pub mod schema;
 pub mod secret;
 pub mod site;
 pub mod values;
+mod wording;
 
 pub use diagnostic::{ConfigError, ConfigErrors, Source};
 pub use repo::{RepoConfig, RepositoryConfig, ServiceConfig};

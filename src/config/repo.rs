@@ -171,7 +171,8 @@ pub fn parse(
                 }
                 _ => loader.error(
                     key.span(),
-                    "`service` must be written as [[service]] tables",
+                    "write [[service]] (double brackets), not [service]: each service is a \
+                     [[service]] table of its own",
                 ),
             },
             "brokers" => loader.error(
@@ -294,12 +295,8 @@ impl Loader<'_> {
             (Ok(common), Ok(options)) => (common, options),
             (common, options) => {
                 for error in [common.err(), options.err()].into_iter().flatten() {
-                    let mut located = self.source.toml_error(&error);
-                    if located.message.starts_with("unknown field") {
-                        located
-                            .message
-                            .push_str(&format!(", or one of {}", COMMON_KEYS.join(", ")));
-                    } else if let Some(field) = missing_field(&located.message) {
+                    let mut located = self.source.toml_error_also(&error, COMMON_KEYS);
+                    if let Some(field) = missing_field(&located.message) {
                         located.message = format!(
                             "this [[service]] (broker = \"{broker_name}\") needs {field} = …: add it"
                         );

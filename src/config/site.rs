@@ -257,7 +257,9 @@ mod tests {
     fn errors_are_located_and_passwords_hidden() {
         let error = parse("[email]\ntransprt = \"smtp\"\n").expect_err("unknown key");
         assert!(
-            error.to_string().contains(":2:1: unknown field `transprt`"),
+            error
+                .to_string()
+                .contains(":2:1: unknown key `transprt`: did you mean `transport`?"),
             "{error}"
         );
         let error = parse("[email]\ntransport = \"smtp\"\n").expect_err("no url");
