@@ -74,6 +74,20 @@ pub struct ServiceConfig {
     /// The whole `[[service]]` table as TOML, as written: what a queued delivery
     /// carries for a worker to build the same service.
     pub written: String,
+    /// Every secret reference in the table (`secret:NAME`, `env:`, `file:`), with its
+    /// key and place, for `check` to try reading.
+    pub references: Vec<SecretUse>,
+}
+
+/// A secret reference a service's option makes.
+#[derive(Debug, Clone)]
+pub struct SecretUse {
+    /// The option's key (`secret`, `token`, `url`, …).
+    pub key: String,
+    /// The reference.
+    pub secret: RepoSecret,
+    /// Where it is written (the message is empty).
+    pub at: ConfigError,
 }
 
 /// Options every service has, whatever its broker.
@@ -264,13 +278,20 @@ impl Loader<'_> {
         }
         let mut common = DeTable::new();
         let mut own = DeTable::new();
+        let mut references = Vec::new();
         for (key, value) in table.iter() {
             let name = key.get_ref().as_ref();
             if name == "broker" {
                 continue;
             }
             self.note_inline_secret(name, value);
-            self.check_grant(value);
+            if let Some(secret) = self.check_grant(value) {
+                references.push(SecretUse {
+                    key: name.to_string(),
+                    secret,
+                    at: self.source.error(Some(value.span()), ""),
+                });
+            }
             let target = if COMMON_KEYS.contains(&name) {
                 &mut common
             } else {
@@ -326,6 +347,7 @@ impl Loader<'_> {
             options,
             redacted,
             written,
+            references,
         })
     }
 
@@ -355,20 +377,19 @@ impl Loader<'_> {
     }
 
     /// A secret reference the site does not grant this repository is an error at the
-    /// value (nothing of the server's is read for it).
-    fn check_grant(&mut self, value: &Spanned<DeValue<'_>>) {
-        let Some(text) = value.get_ref().as_str() else {
-            return;
-        };
+    /// value (nothing of the server's is read for it). Returns the reference, if the
+    /// value is one.
+    fn check_grant(&mut self, value: &Spanned<DeValue<'_>>) -> Option<RepoSecret> {
+        let text = value.get_ref().as_str()?;
         if !secret::is_reference(text) {
-            return;
+            return None;
         }
         // A malformed reference is reported where the option is deserialized.
-        if let Ok(reference) = RepoSecret::parse(text)
-            && let Err(problem) = self.grants.check(&reference)
-        {
+        let reference = RepoSecret::parse(text).ok()?;
+        if let Err(problem) = self.grants.check(&reference) {
             self.error(value.span(), problem);
         }
+        Some(reference)
     }
 
     fn note_inline_secret(&mut self, key: &str, value: &Spanned<DeValue<'_>>) {

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use crate::repo::RepoContext;
 
 /// Marks a hook file as written by pushbroker.
-const MARKER: &str = "# pushbroker-hook: written by `pushbroker install`";
+pub(super) const MARKER: &str = "# pushbroker-hook: written by `pushbroker install`";
 /// Where an existing hook is kept while pushbroker's is installed.
 const CHAINED: &str = "post-receive.before-pushbroker";
 

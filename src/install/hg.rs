@@ -19,7 +19,7 @@ use crate::repo::RepoContext;
 use crate::scm::hg::ensure_shim;
 
 /// Our hook keys and the shim function each one calls.
-const HOOKS: &[(&str, &str)] = &[
+pub(super) const HOOKS: &[(&str, &str)] = &[
     ("changegroup.pushbroker", "changegroup_hook"),
     ("txnclose.pushbroker", "bookmark_hook"),
 ];
@@ -86,12 +86,12 @@ fn check_hgrc(root: &Path) -> Result<()> {
     Ok(())
 }
 
-fn section_of(line: &str) -> Option<&str> {
+pub(super) fn section_of(line: &str) -> Option<&str> {
     let line = line.trim();
     line.strip_prefix('[')?.strip_suffix(']').map(str::trim)
 }
 
-fn is_our_hook(line: &str) -> bool {
+pub(super) fn is_our_hook(line: &str) -> bool {
     line.split_once('=')
         .is_some_and(|(key, _)| HOOKS.iter().any(|(ours, _)| key.trim() == *ours))
 }

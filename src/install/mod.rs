@@ -3,6 +3,7 @@
 
 pub mod git;
 pub mod hg;
+pub mod inspect;
 
 use std::path::{Path, PathBuf};
 

@@ -127,6 +127,15 @@ impl Grants {
         self.grant(secret).map(|_| ())
     }
 
+    /// Where a granted reference's value comes from (`None` for a value written inline
+    /// or a reference that is not granted), for `check` to try reading it.
+    pub fn source(&self, secret: &RepoSecret) -> Option<SecretRef> {
+        self.grant(secret)
+            .ok()
+            .flatten()
+            .map(|grant| grant.value.clone())
+    }
+
     /// The secret, if the repository may use it and send it to `destination`.
     pub fn permit(
         &self,
