@@ -4,6 +4,7 @@
 mod util;
 
 mod broken_commits;
+mod brokers;
 mod chat;
 mod check;
 mod custom;
