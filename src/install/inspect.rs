@@ -111,7 +111,7 @@ fn git(context: &RepoContext, repo: &git2::Repository, binary: &Path) -> Vec<Fin
     }
     if findings.is_empty() {
         findings.extend(runs(
-            &shown.to_string(),
+            (&shown.to_string(), "installed, executable"),
             git_binary(&text),
             binary,
             &install,
@@ -130,7 +130,13 @@ fn git_binary(text: &str) -> Option<PathBuf> {
 }
 
 /// The finding about the binary a hook runs.
-fn runs(hook: &str, runs: Option<PathBuf>, binary: &Path, install: &str) -> Vec<Finding> {
+/// `installed` says what was found before (`installed, executable`).
+fn runs(
+    (hook, installed): (&str, &str),
+    runs: Option<PathBuf>,
+    binary: &Path,
+    install: &str,
+) -> Vec<Finding> {
     let Some(runs) = runs else {
         return vec![warning(format!(
             "hook: {hook}: cannot tell which binary it runs; {install} to rewrite it"
@@ -154,7 +160,7 @@ fn runs(hook: &str, runs: Option<PathBuf>, binary: &Path, install: &str) -> Vec<
         ))];
     }
     vec![fine(format!(
-        "hook: {hook}: installed, executable, runs this binary ({})",
+        "hook: {hook}: {installed}, runs this binary ({})",
         binary.display()
     ))]
 }
@@ -211,5 +217,5 @@ fn hg(context: &RepoContext, binary: &Path) -> Vec<Finding> {
             ))];
         }
     }
-    self::runs(&shown, runs, binary, &install)
+    self::runs((&shown, "hook lines installed"), runs, binary, &install)
 }
