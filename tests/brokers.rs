@@ -211,6 +211,15 @@ fn a_service_with_enabled_false_is_never_delivered_and_shows_as_off() {
     assert_eq!(off.requests().len(), 0);
     let test = env.pushbroker(&server, &["test"]).success();
     assert!(!test.stderr.contains("old-ci"), "{}", test.stderr);
+    let only = env.pushbroker(&server, &["test", "--service", "old-ci"]);
+    assert_eq!(only.status, 1);
+    assert_eq!(
+        only.stderr,
+        format!(
+            "pushbroker: error: the service \"old-ci\" is off (enabled = false in {})\n",
+            server.join("pushbroker.toml").display()
+        )
+    );
     assert_eq!(off.requests().len(), 0);
 
     let check = env.pushbroker(&server, &["check"]).success();

@@ -190,6 +190,22 @@ pub fn broken_reports(broken: &[Broken]) -> Vec<Report> {
         .collect()
 }
 
+/// Why `--service NAME` finds no built service: it is off, or there is none by that name.
+pub fn no_service(loaded: &Loaded, name: &str) -> String {
+    let path = loaded.config.path.display();
+    match loaded
+        .config
+        .services
+        .iter()
+        .find(|service| service.name == name)
+    {
+        Some(service) if !service.enabled => {
+            format!("the service {name:?} is off (enabled = false in {path})")
+        }
+        _ => format!("no service named {name:?} in {path}"),
+    }
+}
+
 /// Exit status 0 or 1.
 pub fn exit(ok: bool) -> std::process::ExitCode {
     if ok {

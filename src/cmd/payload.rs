@@ -69,12 +69,7 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
                 .services
                 .iter()
                 .find(|service| &service.name == name)
-                .with_context(|| {
-                    format!(
-                        "no service named {name:?} in {}",
-                        loaded.config.path.display()
-                    )
-                })?,
+                .with_context(|| super::no_service(&loaded, name))?,
         ),
         None => None,
     };

@@ -32,10 +32,7 @@ pub fn run(repo: Option<&Path>, only: Option<&str>, out: &mut dyn Write) -> Resu
         .collect();
     if services.is_empty() {
         match only {
-            Some(name) => bail!(
-                "no service named {name:?} in {}",
-                loaded.config.path.display()
-            ),
+            Some(name) => bail!("{}", super::no_service(&loaded, name)),
             None => bail!("no services configured in {}", loaded.config.path.display()),
         }
     }
