@@ -5,6 +5,7 @@
 //! Values that need checking (URLs, globs, durations, secret references) are checked
 //! while they are parsed, so a loaded config never needs validating again.
 
+pub mod common;
 pub mod diagnostic;
 pub mod email;
 pub mod queue;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
+use super::common::{COMMON_KEYS, CommonOptions};
 use super::diagnostic::{ConfigError, ConfigErrors, Source};
 use super::secret::{self, RepoSecret};
 use super::values::{HttpUrl, PathFilter, RefFilter, Timeout};
@@ -90,48 +91,6 @@ pub struct SecretUse {
     pub at: ConfigError,
 }
 
-/// Options every service has, whatever its broker.
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CommonOptions {
-    /// The service's name in messages, the log and `--service`; unique in the file.
-    /// Default `<broker>-<n>` (`email-1`, `post-2`).
-    name: Option<String>,
-    /// `false`: configured but off, never delivered (`check` and `brokers --repo` show
-    /// it as off).
-    #[serde(default = "default_enabled")]
-    enabled: bool,
-    /// Run only when a pushed ref matches one of these globs: a branch's short name
-    /// (`main`, `release/*`) or a full ref (`refs/tags/v*`).
-    branches: Option<RefFilter>,
-    /// Run only when a new changeset touches a matching file (`src/**`); `!` excludes
-    /// (`!docs/drafts/**`).
-    paths: Option<PathFilter>,
-    /// One attempt's time limit: `"10s"`, `"500ms"`, `"2m"` (a bare number is seconds);
-    /// default the site's `[limits] timeout`.
-    timeout: Option<Timeout>,
-    /// Most changesets one delivery carries (0: no cap).
-    #[serde(default = "default_max_commits")]
-    max_commits: usize,
-}
-
-fn default_enabled() -> bool {
-    true
-}
-
-fn default_max_commits() -> usize {
-    DEFAULT_MAX_COMMITS
-}
-
-/// The keys of [`CommonOptions`], in its order.
-pub(super) const COMMON_KEYS: &[&str] = &[
-    "name",
-    "enabled",
-    "branches",
-    "paths",
-    "timeout",
-    "max_commits",
-];
 /// Option names whose value is a secret, however it is written.
 pub(super) const SECRET_KEYS: &[&str] = &["secret", "token", "password"];
 

@@ -13,7 +13,8 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
-use super::repo::{CommonOptions, RepositoryConfig};
+use super::common::CommonOptions;
+use super::repo::RepositoryConfig;
 use crate::broker::{BUILTIN, Builtin};
 
 /// The generator every schema here comes from: draft 7, every subschema inlined.
