@@ -232,6 +232,45 @@ fn a_removed_services_entries_are_kept_with_exit_3_until_dropped() {
 }
 
 #[test]
+fn an_off_services_entries_are_kept_with_exit_3_and_sent_when_it_is_on_again() {
+    let env = TestEnv::new();
+    let (server, entry, _) = server_with_a_spooled_delivery(&env);
+    let receiver = Receiver::start();
+    // The admin points "ci" at a live receiver but switches it off for now.
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        post_json("ci", &receiver.url("/"), "enabled = false"),
+    )
+    .expect("config");
+    let run = env.pushbroker(&server, &["redeliver"]);
+    assert_eq!(run.status, 3, "{}", run.stdout);
+    assert_eq!(
+        run.stdout,
+        "pushbroker: the service \"ci\" is off (enabled = false): its 1 spooled deliveries are kept until it is on again; `pushbroker redeliver --drop --service ci` drops them\n"
+    );
+    assert_eq!(spooled(&server), vec![entry.clone()]);
+    assert!(
+        receiver.requests().is_empty(),
+        "an off service sends nothing"
+    );
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        post_json("ci", &receiver.url("/"), ""),
+    )
+    .expect("config");
+    let on = env.pushbroker(&server, &["redeliver"]).success();
+    assert_eq!(
+        on.stdout,
+        format!(
+            "pushbroker: {}: ci (post): delivered (HTTP 200)\n",
+            stem(&entry)
+        )
+    );
+    assert_eq!(receiver.requests().len(), 1);
+    assert!(spooled(&server).is_empty());
+}
+
+#[test]
 fn redeliver_drop_by_id_drops_that_entry_alone() {
     let env = TestEnv::new();
     let (server, first, port) = server_with_a_spooled_delivery(&env);

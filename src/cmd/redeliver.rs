@@ -102,12 +102,16 @@ pub fn run(
     };
     let (stale, entries) = unconfigured(&loaded, entries);
     for (service, count) in &stale {
-        report::line(
-            out,
-            &format!(
+        let line = if is_off(&loaded, service) {
+            format!(
+                "the service {service:?} is off (enabled = false): its {count} spooled deliveries are kept until it is on again; `pushbroker redeliver --drop --service {service}` drops them"
+            )
+        } else {
+            format!(
                 "the service {service:?} is no longer configured: its {count} spooled deliveries are kept and never sent; `pushbroker redeliver --drop --service {service}` drops them (or configure the service again)"
-            ),
-        );
+            )
+        };
+        report::line(out, &line);
     }
     let total = entries.len();
     for (done, entry) in entries.into_iter().enumerate() {
@@ -154,6 +158,15 @@ fn unconfigured(loaded: &Loaded, entries: Vec<Entry>) -> (BTreeMap<String, usize
         }
     }
     (stale, rest)
+}
+
+/// True when `name` is configured with `enabled = false`.
+fn is_off(loaded: &Loaded, name: &str) -> bool {
+    loaded
+        .config
+        .services
+        .iter()
+        .any(|service| service.name == name && !service.enabled)
 }
 
 /// Moves each bad file to `spool/bad/` with one line each, then names what `bad/` holds.
