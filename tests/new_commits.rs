@@ -435,3 +435,27 @@ fn a_push_of_many_tags_reports_every_one() {
     );
     assert_eq!(payload["commits"], json!([]));
 }
+
+#[test]
+fn a_commit_only_a_packed_annotated_tag_reaches_is_not_new_on_a_branch() {
+    let (env, receiver, server, work) = widgets();
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.push(&work, &server, &["main"]);
+    let tagged = env.commit(&work, &[("a", Some("2"))], "tagged", 1);
+    env.git(&work, &["tag", "-a", "-m", "release 2.0", "v2.0"])
+        .ok();
+    env.push(&work, &server, &["v2.0"]);
+    assert_eq!(nodes(&receiver.last_json()), vec![tagged.clone()]);
+    // The tag now lives in packed-refs, with its peeled `^` line and no loose file…
+    env.git(&server, &["pack-refs", "--all"]).ok();
+    assert!(!server.join("refs/tags/v2.0").exists());
+    let packed = std::fs::read_to_string(server.join("packed-refs")).expect("packed-refs");
+    assert!(packed.contains(&format!("^{tagged}")), "{packed}");
+    // …and still hides the commit it names from a branch that reaches it later.
+    let after = env.commit(&work, &[("a", Some("3"))], "after", 2);
+    env.push(&work, &server, &["main"]);
+    let payload = receiver.last_json();
+    assert_eq!(nodes(&payload), vec![after]);
+    assert_eq!(payload["total_commits"], 1);
+    assert_eq!(payload["refs"][0]["forced"], false);
+}

@@ -23,6 +23,7 @@ pub struct CommitReader {
     objects: Objects,
     data: Vec<u8>,
     last: Option<(ObjectId, ObjectId)>,
+    trees: super::tree_diff::Buffers,
 }
 
 impl CommitReader {
@@ -32,6 +33,7 @@ impl CommitReader {
             objects,
             data: Vec::new(),
             last: None,
+            trees: super::tree_diff::Buffers::default(),
         }
     }
 
@@ -136,7 +138,8 @@ impl CommitReader {
             }),
         };
         self.last = None;
-        let files = super::tree_diff::changed_files(&self.objects.odb, parent_tree, tree)?;
+        let files =
+            super::tree_diff::changed_files(&self.objects.odb, parent_tree, tree, &mut self.trees)?;
         self.last = Some((id, tree));
         Ok(files)
     }

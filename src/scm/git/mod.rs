@@ -11,12 +11,14 @@
 //! (`git rev-list`, [`cli`]) when libgit2 refuses a commit on the way. A commit that
 //! still cannot be read is listed marked unreadable, and the push is delivered.
 
+mod ancestry;
 mod cli;
 mod commit;
 pub mod input;
 mod parse;
 mod patch;
 mod read;
+mod refs;
 mod tree_diff;
 
 use std::collections::{HashMap, HashSet};
@@ -45,17 +47,19 @@ pub fn collect_known(
 ) -> Result<Changes> {
     let objects = read::open_objects(repo.path())?;
     let tips = tips(&objects, updates)?;
-    let mut refs = updates
-        .iter()
-        .zip(&tips)
-        .map(|(update, tip)| ref_change(repo, &objects, update, *tip))
-        .collect::<Result<Vec<_>>>()?;
-    walk_discarded(repo, &objects, updates, &tips, &mut refs);
-
     let new_commits = match known {
         Some(known) => known.to_vec(),
         None => walk_new_commits(repo, &objects, updates, &tips)?,
     };
+    let boundary =
+        ancestry::Boundary::new(&objects, &new_commits, tips.iter().flatten().count() == 1);
+    let mut refs = updates
+        .iter()
+        .zip(&tips)
+        .map(|(update, tip)| ref_change(repo, &objects, update, *tip, &boundary))
+        .collect::<Result<Vec<_>>>()?;
+    walk_discarded(repo, &objects, updates, &tips, &mut refs);
+
     let total_commits = new_commits.len();
     let keep = match limits.max_commits {
         0 => total_commits,
@@ -117,7 +121,7 @@ pub fn head_target(repo: &Repository) -> Option<String> {
 /// The commit an object id peels to; `None` for a tag on a tree or blob. (Read with
 /// gitoxide: libgit2 parses the commit to find it, and refuses some that git shows.)
 fn peel_to_commit(objects: &read::Objects, oid: Oid) -> Result<Option<Oid>> {
-    Ok(parse::peel_to_commit(&objects.odb, to_gix(oid))?.map(from_gix))
+    Ok(objects.peeled.get(&objects.odb, to_gix(oid))?.map(from_gix))
 }
 
 /// Whether `new` contains `old`: libgit2's answer, git's when libgit2 cannot read the
@@ -132,6 +136,7 @@ fn ref_change(
     objects: &read::Objects,
     update: &RefUpdate,
     new_commit: Option<Oid>,
+    boundary: &ancestry::Boundary,
 ) -> Result<RefChange> {
     let (kind, name) = if let Some(name) = update.name.strip_prefix("refs/heads/") {
         (RefKind::Branch, name)
@@ -146,6 +151,7 @@ fn ref_change(
             Err(_) => true,
             Ok(Some(old)) => {
                 old != new
+                    && !boundary.contains(old)
                     && !contains(repo, new, old)
                         .with_context(|| format!("comparing old and new {}", update.name))?
             }
@@ -176,7 +182,14 @@ fn walk_new_commits(
     if tips.iter().all(Option::is_none) {
         return Ok(Vec::new());
     }
-    let tips: Vec<Oid> = tips.iter().flatten().copied().collect();
+    // Each commit once: a push of many tags names the same few over and over.
+    let mut once = HashSet::new();
+    let tips: Vec<Oid> = tips
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|tip| once.insert(*tip))
+        .collect();
     let mut hidden = Vec::new();
     for update in updates.iter().filter(|update| !update.is_create()) {
         // An old value that no longer exists or is not a commit hides nothing.
@@ -185,6 +198,30 @@ fn walk_new_commits(
         }
     }
     let pushed: HashSet<&str> = updates.iter().map(|update| update.name.as_str()).collect();
+    if let Some(values) = refs::other_values(repo.path(), &objects.peeled, &pushed) {
+        for value in values {
+            if let Ok(Some(commit)) = objects.peeled.get(&objects.odb, value) {
+                hidden.push(from_gix(commit));
+            }
+        }
+    } else {
+        other_refs_libgit2(repo, objects, &pushed, &mut hidden)?;
+    }
+    let mut once = HashSet::new();
+    hidden.retain(|commit| once.insert(*commit));
+    libgit2_walk(repo, &tips, &hidden)
+        .or_else(|_| cli::rev_list(repo.path(), &tips, &hidden))
+        .context("walking the pushed commits")
+}
+
+/// The refs the push did not touch, peeled to commits, as libgit2 lists them: for a
+/// store [`refs::other_values`] does not read.
+fn other_refs_libgit2(
+    repo: &Repository,
+    objects: &read::Objects,
+    pushed: &HashSet<&str>,
+    hidden: &mut Vec<Oid>,
+) -> Result<()> {
     for reference in repo.references().context("listing the repository's refs")? {
         let reference = reference.context("reading a ref")?;
         let Ok(name) = reference.name() else { continue };
@@ -199,9 +236,7 @@ fn walk_new_commits(
             hidden.push(commit);
         }
     }
-    libgit2_walk(repo, &tips, &hidden)
-        .or_else(|_| cli::rev_list(repo.path(), &tips, &hidden))
-        .context("walking the pushed commits")
+    Ok(())
 }
 
 /// libgit2's walk: fast, but it fails on a commit whose author or date it cannot parse.

@@ -190,6 +190,16 @@ pub fn commit_bytes<'a>(
 
 /// The commit `id` peels to (through tags); `None` for a tree or a blob.
 pub fn peel_to_commit(odb: &gix::odb::Handle, id: ObjectId) -> Result<Option<ObjectId>> {
+    // The header first: most refs name commits, whose kind is known without inflating
+    // them (a pack entry's header says it).
+    let header = gix::objs::FindHeader::try_header(odb, &id)
+        .map_err(|error| anyhow::anyhow!("cannot read revision {id}: {error}"))?
+        .ok_or_else(|| anyhow::anyhow!("unknown revision {id}: not in this repository"))?;
+    match header.kind {
+        Kind::Commit => return Ok(Some(id)),
+        Kind::Tree | Kind::Blob => return Ok(None),
+        Kind::Tag => {}
+    }
     let mut buffer = Vec::new();
     let mut current = id;
     // Tags on tags: as deep as git goes (its limit is far lower than a repository

@@ -35,6 +35,8 @@ pub struct Objects {
     /// The commits a shallow repository's history stops at (`$GIT_DIR/shallow`): their
     /// parents are not here, and git shows them as roots.
     pub shallow: Arc<HashSet<ObjectId>>,
+    /// What the objects refs name peel to, each read once.
+    pub peeled: Arc<super::refs::Peeled>,
 }
 
 /// The objects of the repository whose `$GIT_DIR` is `git_dir`, for [`read_commits`].
@@ -51,6 +53,7 @@ pub fn open_objects(git_dir: &Path) -> Result<Objects> {
     Ok(Objects {
         odb,
         shallow: Arc::new(shallow),
+        peeled: Arc::new(super::refs::Peeled::new(git_dir)),
     })
 }
 

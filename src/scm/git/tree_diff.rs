@@ -13,59 +13,123 @@ use gix::{ObjectId, oid};
 
 use crate::event::{FileChange, FileChangeKind};
 
+/// Tree buffers kept from one diff to the next: a diff reads two trees per directory
+/// level it enters, and a push reads thousands.
+#[derive(Default)]
+pub struct Buffers(Vec<Vec<u8>>);
+
 /// Files added, modified and removed from `old` (None: the empty tree) to `new`, in
 /// path order; a rename is a removal and an addition.
 pub fn changed_files(
     odb: &gix::odb::Handle,
     old: Option<ObjectId>,
     new: ObjectId,
+    buffers: &mut Buffers,
 ) -> Result<Vec<FileChange>> {
     let mut files = Vec::new();
-    diff_trees(odb, old.as_deref(), Some(&new), &mut Vec::new(), &mut files)?;
+    let mut walk = Walk {
+        odb,
+        prefix: Vec::new(),
+        files: &mut files,
+        buffers,
+    };
+    walk.trees(old.as_deref(), Some(&new))?;
     Ok(files)
 }
 
-fn diff_trees(
-    odb: &gix::odb::Handle,
-    old: Option<&oid>,
-    new: Option<&oid>,
-    prefix: &mut Vec<u8>,
-    files: &mut Vec<FileChange>,
-) -> Result<()> {
-    let (mut old_data, mut new_data) = (Vec::new(), Vec::new());
-    let mut a = Entries::of(odb, old, &mut old_data)?;
-    let mut b = Entries::of(odb, new, &mut new_data)?;
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (None, None) => return Ok(()),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            // Git's tree order: a subtree's name compares as if it ended in `/`.
-            (Some(a), Some(b)) => a.cmp(b),
-        };
-        match order {
-            Ordering::Less => {
-                let entry = a.advance()?;
-                one_side(odb, &entry, FileChangeKind::Removed, prefix, files)?;
-            }
-            Ordering::Greater => {
-                let entry = b.advance()?;
-                one_side(odb, &entry, FileChangeKind::Added, prefix, files)?;
-            }
-            Ordering::Equal => {
-                let (old, new) = (a.advance()?, b.advance()?);
-                if old.oid == new.oid && old.mode.kind() == new.mode.kind() {
-                    continue; // the same file or the same whole subtree: nothing inside changed
+/// One diff under way.
+struct Walk<'a> {
+    odb: &'a gix::odb::Handle,
+    prefix: Vec<u8>,
+    files: &'a mut Vec<FileChange>,
+    buffers: &'a mut Buffers,
+}
+
+impl Walk<'_> {
+    fn trees(&mut self, old: Option<&oid>, new: Option<&oid>) -> Result<()> {
+        let mut old_data = self.buffers.0.pop().unwrap_or_default();
+        let mut new_data = self.buffers.0.pop().unwrap_or_default();
+        let result = self.entries(old, new, &mut old_data, &mut new_data);
+        self.buffers.0.push(old_data);
+        self.buffers.0.push(new_data);
+        result
+    }
+
+    fn entries(
+        &mut self,
+        old: Option<&oid>,
+        new: Option<&oid>,
+        old_data: &mut Vec<u8>,
+        new_data: &mut Vec<u8>,
+    ) -> Result<()> {
+        let odb = self.odb;
+        let mut a = Entries::of(odb, old, old_data)?;
+        let mut b = Entries::of(odb, new, new_data)?;
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                // Git's tree order: a subtree's name compares as if it ended in `/`.
+                (Some(a), Some(b)) => a.cmp(b),
+            };
+            match order {
+                Ordering::Less => {
+                    let entry = a.advance()?;
+                    self.one_side(&entry, FileChangeKind::Removed)?;
                 }
-                if new.mode.is_tree() {
-                    descend(prefix, new.filename, |prefix| {
-                        diff_trees(odb, Some(old.oid), Some(new.oid), prefix, files)
-                    })?;
-                } else {
-                    files.push(change(prefix, new.filename, FileChangeKind::Modified));
+                Ordering::Greater => {
+                    let entry = b.advance()?;
+                    self.one_side(&entry, FileChangeKind::Added)?;
+                }
+                Ordering::Equal => {
+                    let (old, new) = (a.advance()?, b.advance()?);
+                    if old.oid == new.oid && old.mode.kind() == new.mode.kind() {
+                        continue; // the same file or the same whole subtree: nothing inside changed
+                    }
+                    if new.mode.is_tree() {
+                        self.descend(new.filename, |walk| {
+                            walk.trees(Some(old.oid), Some(new.oid))
+                        })?;
+                    } else {
+                        self.change(new.filename, FileChangeKind::Modified);
+                    }
                 }
             }
         }
+    }
+
+    /// An entry only one side has: a file, or every file under a subtree.
+    fn one_side(&mut self, entry: &EntryRef<'_>, kind: FileChangeKind) -> Result<()> {
+        if !entry.mode.is_tree() {
+            self.change(entry.filename, kind);
+            return Ok(());
+        }
+        let (old, new) = match kind {
+            FileChangeKind::Removed => (Some(entry.oid), None),
+            _ => (None, Some(entry.oid)),
+        };
+        self.descend(entry.filename, |walk| walk.trees(old, new))
+    }
+
+    fn descend(&mut self, name: &[u8], walk: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let length = self.prefix.len();
+        self.prefix.extend_from_slice(name);
+        self.prefix.push(b'/');
+        let result = walk(self);
+        self.prefix.truncate(length);
+        result
+    }
+
+    fn change(&mut self, name: &[u8], kind: FileChangeKind) {
+        let mut path = Vec::with_capacity(self.prefix.len() + name.len());
+        path.extend_from_slice(&self.prefix);
+        path.extend_from_slice(name);
+        let file = match String::from_utf8(path) {
+            Ok(file) => file,
+            Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+        };
+        self.files.push(FileChange { file, kind });
     }
 }
 
@@ -108,48 +172,5 @@ fn corrupt(id: Option<&oid>) -> String {
     match id {
         Some(id) => format!("decoding tree {id}"),
         None => "decoding the empty tree".to_string(),
-    }
-}
-
-/// An entry only one side has: a file, or every file under a subtree.
-fn one_side(
-    odb: &gix::odb::Handle,
-    entry: &EntryRef<'_>,
-    kind: FileChangeKind,
-    prefix: &mut Vec<u8>,
-    files: &mut Vec<FileChange>,
-) -> Result<()> {
-    if !entry.mode.is_tree() {
-        files.push(change(prefix, entry.filename, kind));
-        return Ok(());
-    }
-    descend(prefix, entry.filename, |prefix| {
-        let (old, new) = match kind {
-            FileChangeKind::Removed => (Some(entry.oid), None),
-            _ => (None, Some(entry.oid)),
-        };
-        diff_trees(odb, old, new, prefix, files)
-    })
-}
-
-fn descend(
-    prefix: &mut Vec<u8>,
-    name: &[u8],
-    walk: impl FnOnce(&mut Vec<u8>) -> Result<()>,
-) -> Result<()> {
-    let length = prefix.len();
-    prefix.extend_from_slice(name);
-    prefix.push(b'/');
-    let result = walk(prefix);
-    prefix.truncate(length);
-    result
-}
-
-fn change(prefix: &[u8], name: &[u8], kind: FileChangeKind) -> FileChange {
-    let mut path = prefix.to_vec();
-    path.extend_from_slice(name);
-    FileChange {
-        file: String::from_utf8_lossy(&path).into_owned(),
-        kind,
     }
 }
