@@ -116,3 +116,56 @@ fn install_works_on_non_bare_repositories_and_reports_bad_paths() {
         )
     );
 }
+
+/// What `install.sh --list-packages [--deps]` prints, line by line.
+fn install_sh_lists(args: &[&str]) -> Vec<String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run install.sh");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn install_sh_installs_no_test_tool_on_a_production_server() {
+    let plain = install_sh_lists(&["--list-packages"]);
+    assert_eq!(
+        plain,
+        vec![
+            "apt: git gcc libc6-dev make",
+            "build: cargo build --release --locked -> /usr/local/bin/pushbroker",
+        ]
+    );
+    let deps = install_sh_lists(&["--list-packages", "--deps"]);
+    let apt = deps[0].split_whitespace().collect::<Vec<_>>();
+    for tool in [
+        "mercurial",
+        "msmtp",
+        "nodejs",
+        "npm",
+        "nats-server",
+        "python3-venv",
+    ] {
+        assert!(apt.contains(&tool), "--deps installs {tool}: {deps:?}");
+    }
+    assert!(deps.contains(&"pip: aiosmtpd".to_string()), "{deps:?}");
+    assert!(
+        deps.contains(&"venv tests/.venv: buildbot==4.3.0".to_string()),
+        "{deps:?}"
+    );
+    assert!(
+        deps.iter()
+            .any(|line| line.starts_with("npm tests/node: ") && line.contains("adaptivecards")),
+        "{deps:?}"
+    );
+}
