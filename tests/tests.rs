@@ -6,6 +6,7 @@ mod util;
 mod broken_commits;
 mod chat;
 mod check;
+mod consumers;
 mod custom;
 mod custom_exit;
 mod delivery;

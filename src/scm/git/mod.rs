@@ -13,6 +13,7 @@
 
 mod cli;
 mod commit;
+mod heads;
 pub mod input;
 mod parse;
 mod patch;
@@ -68,6 +69,10 @@ pub fn collect_known(
         .map(|oid| (to_gix(*oid), branches.get(oid).copied()))
         .collect();
     let mut commits = read::read_commits(&objects, &wanted)?;
+    let heads = match limits.heads {
+        true => heads::read_heads(&objects, updates, &tips, &commits)?,
+        false => Default::default(),
+    };
     if let Some(cap) = limits.diff_lines {
         for (commit, (id, _)) in commits.iter_mut().zip(&wanted) {
             commit.hidden.diff = Some(patch::patch(repo, &objects, *id, cap));
@@ -77,6 +82,7 @@ pub fn collect_known(
         commits,
         total_commits,
         refs,
+        heads,
     })
 }
 
@@ -358,5 +364,6 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
             forced: false,
             discarded: None,
         }],
+        heads: Default::default(),
     })
 }
