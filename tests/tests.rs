@@ -5,6 +5,7 @@ mod util;
 
 mod broken_commits;
 mod chat;
+mod chat_consumers;
 mod check;
 mod consumers;
 mod custom;
