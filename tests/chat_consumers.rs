@@ -110,10 +110,15 @@ fn worst_case_history(env: &TestEnv, work: &Path, count: usize) {
     let author = "Ünïcödé 🎉 &*_\\ ".repeat(12);
     let mut stream = String::new();
     for n in 0..count {
-        let subject: String = format!("{n} {}", piece.repeat(20))
-            .chars()
-            .take(500)
-            .collect();
+        // What each markup expands most: `&` (Slack, Matrix), `\` and `"` (Teams in
+        // JSON), emoji (four bytes), and a mix of every markup character.
+        let filler = match n % 4 {
+            0 => "&".repeat(500),
+            1 => "\\\"".repeat(250),
+            2 => "🎉".repeat(500),
+            _ => piece.repeat(20),
+        };
+        let subject: String = format!("{n} {filler}").chars().take(500).collect();
         let message = format!("{subject}\n\nbody\n");
         let content = n.to_string();
         stream.push_str(&format!(
