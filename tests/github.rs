@@ -417,3 +417,35 @@ fn sha1_signature_false_leaves_out_x_hub_signature_and_is_for_github_only() {
         check.stderr
     );
 }
+
+#[test]
+fn a_spooled_tag_event_keeps_its_head_commit_when_redelivered() {
+    let env = TestEnv::new();
+    let port = crate::util::free_port();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"http://127.0.0.1:{port}/\"\nformat = \"github\"\n"
+        ),
+    );
+    let work = env.work("widgets");
+    let tip = env.commit(&work, &[("a", Some("1"))], "Tagged\n\nbody", 0);
+    env.git(&work, &["tag", "-a", "-m", "v1", "v1"]).ok();
+    let push = env.push(&work, &server, &["v1"]);
+    assert!(
+        push.remote_lines()[0].contains("spooled"),
+        "{:?}",
+        push.remote_lines()
+    );
+    // The repository changes before the redelivery: the event keeps what it read.
+    env.git(&server, &["tag", "-d", "v1"]).ok();
+    let receiver = Receiver::on_port(port);
+    env.pushbroker(&server, &["redeliver"]).success();
+    let event = receiver.only().json();
+    assert_eq!(event["ref"], "refs/tags/v1");
+    assert_eq!(event["head_commit"]["id"], tip.as_str());
+    assert_eq!(event["head_commit"]["message"], "Tagged\n\nbody\n");
+    assert_eq!(event["head_commit"]["author"]["email"], "alice@example.com");
+    assert_eq!(event["head_commit"]["added"], json!(["a"]));
+}
