@@ -16,9 +16,9 @@ pub struct Push {
     pub user: String,
     /// The repository the push went to.
     pub repository: Repository,
-    /// The new changesets, parents before children (git's topological order; the
-    /// commits of several refs may interleave), at most as many as the largest
-    /// `max_commits` of the services (the newest ones are kept).
+    /// The new changesets, parents before children (in Git grouped by the pushed branch
+    /// each belongs to, in input order, tag-only ones last), at most as many as the
+    /// largest `max_commits` of the services (the newest ones are kept).
     pub commits: Vec<Commit>,
     /// How many changesets the push really brought, whatever the cap.
     pub total_commits: usize,

@@ -21,6 +21,7 @@ mod log;
 mod messages;
 mod multimail;
 mod new_commits;
+mod order;
 mod post;
 mod queue;
 mod reading;

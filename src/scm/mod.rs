@@ -13,7 +13,8 @@ use crate::event::{Commit, RefChange};
 /// What the SCM layer found in one push.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// New changesets, oldest first; the newest `Limits::max_commits` of them.
+    /// New changesets, parents before children (Git: grouped by ref, see `git::order`);
+    /// the newest `Limits::max_commits` of them.
     pub commits: Vec<Commit>,
     /// The true number of new changesets.
     pub total_commits: usize,
