@@ -3,7 +3,9 @@
 //! by tests/python/buildbot_hooks.py the way Buildbot's own unit tests drive them. What
 //! Buildbot understood of each delivery (author, committer, revision, branch, files,
 //! comments, revlink, category, repository, project, when) is compared with git's own
-//! view of each commit.
+//! view of each commit. Each push's Teams card goes to Microsoft's `adaptivecards` SDK
+//! (rendered in jsdom with markdown-it, as Teams does), which must accept it and show
+//! each changeset's line exactly as git has its id, subject and author.
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +32,7 @@ fn dialect(request: &Received) -> &'static str {
         "/github" => "github",
         "/gitlab" => "gitlab",
         "/bitbucket" => "bitbucket",
+        "/teams" => "teams",
         other => panic!("a delivery to an unknown path {other}"),
     }
 }
@@ -104,7 +107,12 @@ fn check_push(
     let mut args = vec!["push", "--quiet", server.to_str().expect("utf-8 path")];
     args.extend_from_slice(refspecs);
     env.git(work, &args).success();
-    let requests: Vec<Received> = receiver.requests().into_iter().skip(before).collect();
+    let (teams, requests): (Vec<Received>, Vec<Received>) = receiver
+        .requests()
+        .into_iter()
+        .skip(before)
+        .partition(|request| dialect(request) == "teams");
+    check_teams(env, server, case, &teams, &requests);
     let results = buildbot(env, &requests);
     let mut changes: Vec<(&str, &Value)> = Vec::new();
     for (request, result) in requests.iter().zip(&results) {
@@ -148,6 +156,46 @@ fn check_push(
             check_change(env, server, case, name, change, wanted);
         }
     }
+}
+
+/// The push's one Teams card: the SDK accepts it, and after the headline it shows one
+/// line per changeset the bitbucket delivery lists, `<id> <subject> — <author>` as git
+/// has them.
+fn check_teams(env: &TestEnv, server: &Path, case: &str, teams: &[Received], others: &[Received]) {
+    assert_eq!(teams.len(), 1, "{case}: one Teams card");
+    let rendered = &crate::util::teams::render_teams(env, &[teams[0].json()])[0];
+    assert_eq!(rendered["errors"], json!([]), "{case}: {rendered}");
+    let bitbucket = others
+        .iter()
+        .find(|request| dialect(request) == "bitbucket")
+        .expect("the bitbucket delivery")
+        .json();
+    let mut expected: Vec<String> = bitbucket["commits"]
+        .as_array()
+        .expect("commits")
+        .iter()
+        .map(|commit| {
+            let id = commit["raw_node"].as_str().expect("raw_node");
+            env.git_out(
+                server,
+                &["log", "-1", "--abbrev=12", "--format=%h %s — %an", id],
+            )
+        })
+        .collect();
+    let texts: Vec<String> = rendered["texts"]
+        .as_array()
+        .expect("texts")
+        .iter()
+        .map(|text| text.as_str().expect("text").to_string())
+        .collect();
+    assert!(
+        !texts.is_empty() && !texts[0].is_empty(),
+        "{case}: a headline"
+    );
+    if texts.len() > expected.len() + 1 {
+        expected.push(texts[texts.len() - 1].clone()); // an "and N more" line
+    }
+    assert_eq!(texts[1..], expected[..], "{case}: the Teams card's lines");
 }
 
 /// One Buildbot change against git's view of its revision.
@@ -270,10 +318,12 @@ fn buildbots_github_gitlab_and_bitbucket_hooks_understand_every_kind_of_push() {
     let config = format!(
         "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"{}\"\nformat = \"github\"\nsecret = \"env:GH_SECRET\"\n\n\
          [[service]]\nbroker = \"post\"\nname = \"gl\"\nurl = \"{}\"\nformat = \"gitlab\"\nsecret = \"env:GL_TOKEN\"\n\n\
-         [[service]]\nbroker = \"post\"\nname = \"bb\"\nurl = \"{}\"\n",
+         [[service]]\nbroker = \"post\"\nname = \"bb\"\nurl = \"{}\"\n\n\
+         [[service]]\nbroker = \"msteams\"\nname = \"teams\"\nurl = \"{}\"\n",
         receiver.url("/github"),
         receiver.url("/gitlab"),
         receiver.url("/bitbucket"),
+        receiver.url("/teams"),
     );
     let server = env.server("acme", "widgets", &config);
     let work = env.work("widgets");
@@ -296,7 +346,7 @@ fn buildbots_github_gitlab_and_bitbucket_hooks_understand_every_kind_of_push() {
             ("naïve/ü ber.rs", "2"),
             ("gone.txt", "3"),
         ],
-        "Root: the first one\n\nWith a body & <markup>.",
+        "Root &amp; <first> **one** {{DATE(2017-02-14T06:08:39Z, SHORT)}}\n\nWith a body & <markup>.",
     );
     check_push(
         &env,
@@ -375,6 +425,30 @@ fn buildbots_github_gitlab_and_bitbucket_hooks_understand_every_kind_of_push() {
             expect("github", &tagged, Some("v2"), true),
             expect("gitlab", &tagged, Some("v2"), true),
             expect("bitbucket", &tagged, None, false),
+        ],
+    );
+
+    // A lightweight tag on a new commit that no branch brings.
+    env.git(&work, &["checkout", "--quiet", "-b", "side2", "main"])
+        .ok();
+    let light = env.commit(
+        &work,
+        &[("side2.txt", Some("t"))],
+        "Only the light tag has me",
+        2,
+    );
+    env.git(&work, &["tag", "v3"]).ok();
+    env.git(&work, &["checkout", "--quiet", "main"]).ok();
+    check_push(
+        &env,
+        &receiver,
+        at,
+        "lightweight tag, new commit",
+        &["v3"],
+        &[
+            expect("github", &light, Some("v3"), true),
+            expect("gitlab", &light, Some("v3"), true),
+            expect("bitbucket", &light, None, false),
         ],
     );
 
