@@ -13,12 +13,14 @@
 #                           print what plain install (or --deps) installs when missing, and exit
 #
 # Needs a Rust toolchain (rustup, Rust >= 1.89) and, for packages, root or sudo. When another
-# apt or dpkg holds the package lock, waits for it up to APT_LOCK_WAIT seconds (default 600).
+# apt or dpkg holds the package lock, waits for it up to APT_LOCK_WAIT seconds (default 600),
+# trying again every APT_LOCK_POLL seconds (default 5).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PREFIX=${PREFIX:-/usr/local}
 APT_LOCK_WAIT=${APT_LOCK_WAIT:-600}
+APT_LOCK_POLL=${APT_LOCK_POLL:-5}
 # The Buildbot whose www change hooks the consumer tests run (tests/consumers.rs).
 BUILDBOT_VERSION=4.3.0
 mode=${1:-install}
@@ -31,7 +33,7 @@ case "$mode" in
       --deps) list=deps ;;
       *) echo "install.sh: --list-packages takes nothing or --deps, not $2" >&2; exit 2 ;;
     esac ;;
-  -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
   *) echo "install.sh: unknown option $mode (try --help)" >&2; exit 2 ;;
 esac
 
@@ -70,7 +72,7 @@ apt_get() {
       say "another apt or dpkg holds the package lock: waiting for it (up to ${APT_LOCK_WAIT}s, APT_LOCK_WAIT)"
       told=yes
     fi
-    sleep 5
+    sleep "$APT_LOCK_POLL"
   done
 }
 
