@@ -16,13 +16,20 @@ pub struct Push {
     pub user: String,
     /// The repository the push went to.
     pub repository: Repository,
-    /// The new changesets, oldest first, at most as many as the largest `max_commits` of
-    /// the services (the newest ones are kept).
+    /// The new changesets, parents before children (in Git grouped by the pushed branch
+    /// each belongs to, in input order, tag-only ones last), at most as many as the
+    /// largest `max_commits` of the services (the newest ones are kept).
     pub commits: Vec<Commit>,
     /// How many changesets the push really brought, whatever the cap.
     pub total_commits: usize,
     /// Every ref (or branch/bookmark) the push changed, in the order the hook got them.
     pub refs: Vec<RefChange>,
+    /// The commit a pushed ref now points to, by full ref name, where `commits` does not
+    /// hold it under the ref's new id: a ref created at an existing commit, an annotated
+    /// tag's commit, a tip the cap left out. Filled only when a per-ref service needs it
+    /// (see [`Push::head_of`]); not part of the payload, kept in the spool.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub heads: std::collections::BTreeMap<String, Commit>,
     /// When the hook ran, RFC 3339 in UTC.
     pub pushed_at: String,
     /// A test event from `pushbroker test`, not a real push.
@@ -52,6 +59,21 @@ impl Push {
         }
     }
 
+    /// The commit `change` now points to (an annotated tag peeled), as GitHub's
+    /// `head_commit` reports it: `None` for a deletion, or when it was not read.
+    pub fn head_of(&self, change: &RefChange) -> Option<&Commit> {
+        if change.deleted {
+            return None;
+        }
+        self.heads.get(&change.refname).or_else(|| {
+            let new = change.new.as_deref()?;
+            self.commits
+                .iter()
+                .rev()
+                .find(|commit| commit.raw_node == new)
+        })
+    }
+
     /// The push as one of its per-ref deliveries needs it: only ref `index` (which is
     /// index 0 of the copy), everything else as it is. Made without copying the other
     /// refs, so a push of 10,000 refs does not keep (or queue) 10,000 copies of them all.
@@ -63,6 +85,12 @@ impl Push {
             commits: self.commits.clone(),
             total_commits: self.total_commits,
             refs: vec![self.refs.get(index)?.clone()],
+            heads: self
+                .heads
+                .get(&self.refs[index].refname)
+                .map(|head| (self.refs[index].refname.clone(), head.clone()))
+                .into_iter()
+                .collect(),
             pushed_at: self.pushed_at.clone(),
             test: self.test,
         })

@@ -108,7 +108,8 @@ pub fn repository(
 pub fn assemble(changes: Changes, repository: Repository, site: &SiteConfig, user: String) -> Push {
     let canon_url = site.canon_url();
     let mut commits = changes.commits;
-    for commit in &mut commits {
+    let mut heads = changes.heads;
+    for commit in commits.iter_mut().chain(heads.values_mut()) {
         commit.url = fill(
             &site.commit_url,
             &[
@@ -129,6 +130,7 @@ pub fn assemble(changes: Changes, repository: Repository, site: &SiteConfig, use
         commits,
         total_commits: changes.total_commits,
         refs: changes.refs,
+        heads,
         pushed_at: dates::now_rfc3339(),
         test: false,
     }

@@ -113,6 +113,7 @@ pub fn limits(services: &[Arc<Service>]) -> Limits {
             .iter()
             .filter_map(|service| service.diff_lines)
             .max(),
+        heads: services.iter().any(|service| service.per_ref),
     }
 }
 

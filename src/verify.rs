@@ -194,6 +194,7 @@ fn push(scm: Scm, commits: Vec<Commit>, refs: Vec<RefChange>) -> Push {
         total_commits: commits.len(),
         commits,
         refs,
+        heads: Default::default(),
         pushed_at: "2026-11-27T09:00:03Z".into(),
         test: false,
     }

@@ -150,13 +150,13 @@ fn teams_posts_an_adaptive_card() {
         (Some("AdaptiveCard"), Some("1.4"))
     );
     assert_eq!(
-        card["body"][0]["text"],
-        "alice pushed 1 changeset to acme/widgets (main)"
+        card["body"][0]["text"], "alice pushed 1 changeset to acme\\/widgets \\(main\\)",
+        "every ASCII punctuation character escaped: Teams shows it literally"
     );
     assert_eq!(
         card["body"][1]["text"],
         format!(
-            "[{}](https://code.example.com/acme/widgets/commits/{first}) Fix <b>bold</b> & \\*stars\\* @everyone — Alice Example",
+            "[{}](https://code.example.com/acme/widgets/commits/{first}) Fix \\<b\\>bold\\<\\/b\\> \\& \\*stars\\* \\@everyone — Alice Example",
             short(&first)
         )
     );

@@ -196,7 +196,7 @@ fn a_deleted_branch_and_a_tag_are_valid_events_too() {
         &format!("[[service]]\nbroker = \"post\"\nurl = \"{}\"\nformat = \"github\"\nsecret = \"env:GH_SECRET\"\n", receiver.url("/")),
     );
     let work = env.work("widgets");
-    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    let base = env.commit(&work, &[("a", Some("1"))], "base", 0);
     env.push(&work, &server, &["main", "main:refs/heads/old"]);
     env.git(&work, &["tag", "-a", "-m", "v1", "v1.0"]).ok();
     env.push(&work, &server, &[":refs/heads/old", "v1.0"]);
@@ -219,6 +219,15 @@ fn a_deleted_branch_and_a_tag_are_valid_events_too() {
         .find(|e| e["ref"] == "refs/tags/v1.0")
         .expect("tag");
     assert_eq!(tag["commits"], json!([]));
+    // GitHub's head_commit of a tag: the commit under the tag object.
+    assert_eq!(tag["head_commit"]["id"], base.as_str());
+    assert_eq!(tag["head_commit"]["message"], "base\n");
+    assert_ne!(tag["after"], base.as_str(), "after is the tag object");
+    let signature = requests[0].header("X-Hub-Signature");
+    assert!(
+        signature.starts_with("sha1=") && signature.len() == 45,
+        "{signature}"
+    );
 }
 
 #[test]
@@ -373,4 +382,70 @@ fn a_redelivered_github_event_keeps_the_default_branch_it_was_spooled_with() {
     let event = receiver.only().json();
     assert_eq!(event["ref"], "refs/heads/main");
     assert_eq!(event["repository"]["default_branch"], "develop");
+}
+
+#[test]
+fn sha1_signature_false_leaves_out_x_hub_signature_and_is_for_github_only() {
+    let mut env = TestEnv::new();
+    env.set_env("GH_SECRET", "octo");
+    env.grant_env("GH_SECRET");
+    let receiver = Receiver::start();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!("[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"{}\"\nformat = \"github\"\nsecret = \"env:GH_SECRET\"\nsha1_signature = false\n", receiver.url("/")),
+    );
+    let work = env.work("widgets");
+    env.commit(&work, &[("a", Some("1"))], "base", 0);
+    env.push(&work, &server, &["main"]);
+    let request = receiver.only();
+    assert_eq!(request.header_opt("X-Hub-Signature"), None);
+    assert!(request.header("X-Hub-Signature-256").starts_with("sha256="));
+
+    std::fs::write(
+        server.join("pushbroker.toml"),
+        format!("[[service]]\nbroker = \"post\"\nname = \"js\"\nurl = \"{}\"\nformat = \"json\"\nsha1_signature = true\n", receiver.url("/")),
+    )
+    .expect("config");
+    let check = env.pushbroker(&server, &["check"]);
+    assert_eq!(check.status, 1, "{}{}", check.stdout, check.stderr);
+    assert!(
+        format!("{}{}", check.stdout, check.stderr)
+            .contains("sha1_signature is for format = \"github\" only"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+}
+
+#[test]
+fn a_spooled_tag_event_keeps_its_head_commit_when_redelivered() {
+    let env = TestEnv::new();
+    let port = crate::util::free_port();
+    let server = env.server(
+        "acme",
+        "widgets",
+        &format!(
+            "[[service]]\nbroker = \"post\"\nname = \"gh\"\nurl = \"http://127.0.0.1:{port}/\"\nformat = \"github\"\n"
+        ),
+    );
+    let work = env.work("widgets");
+    let tip = env.commit(&work, &[("a", Some("1"))], "Tagged\n\nbody", 0);
+    env.git(&work, &["tag", "-a", "-m", "v1", "v1"]).ok();
+    let push = env.push(&work, &server, &["v1"]);
+    assert!(
+        push.remote_lines()[0].contains("spooled"),
+        "{:?}",
+        push.remote_lines()
+    );
+    // The repository changes before the redelivery: the event keeps what it read.
+    env.git(&server, &["tag", "-d", "v1"]).ok();
+    let receiver = Receiver::on_port(port);
+    env.pushbroker(&server, &["redeliver"]).success();
+    let event = receiver.only().json();
+    assert_eq!(event["ref"], "refs/tags/v1");
+    assert_eq!(event["head_commit"]["id"], tip.as_str());
+    assert_eq!(event["head_commit"]["message"], "Tagged\n\nbody\n");
+    assert_eq!(event["head_commit"]["author"]["email"], "alice@example.com");
+    assert_eq!(event["head_commit"]["added"], json!(["a"]));
 }

@@ -83,6 +83,7 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
         diff_lines: service
             .filter(|_| own_form)
             .and_then(|service| service.diff_lines),
+        heads: true,
     };
     let event = match (&context.vcs, &request.rev) {
         (Vcs::Hg, Some(revset)) => {

@@ -164,6 +164,7 @@ impl Entry {
 pub fn hidden_of(push: &Push) -> BTreeMap<String, Hidden> {
     push.commits
         .iter()
+        .chain(push.heads.values())
         .map(|commit| (commit.raw_node.clone(), commit.hidden.clone()))
         .collect()
 }
@@ -171,7 +172,7 @@ pub fn hidden_of(push: &Push) -> BTreeMap<String, Hidden> {
 /// Puts what the spool kept beside the payload back into the event: the changesets'
 /// hidden data and the default branch.
 pub fn restore_hidden(push: &mut Push, hidden: &BTreeMap<String, Hidden>, default_branch: &str) {
-    for commit in &mut push.commits {
+    for commit in push.commits.iter_mut().chain(push.heads.values_mut()) {
         commit.hidden = hidden.get(&commit.raw_node).cloned().unwrap_or_default();
     }
     // An entry spooled before the default branch was recorded has none.

@@ -89,6 +89,7 @@ pub fn to_changes(gathered: Gathered) -> Changes {
         commits,
         total_commits: gathered.total,
         refs,
+        heads: Default::default(),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod nats;
 pub mod smtp;
+pub mod teams;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,5 +1,7 @@
 //! `broker = "discord"`: a Discord webhook with one embed. Discord's limits: embed title
-//! 256 characters, description 4,096, 6,000 in all; ours stays under 2,000.
+//! 256 characters, description 4,096, 6,000 in all; ours caps the title at 256 and the
+//! description at 4,096 characters (so under 4,400 in all), and leaves out a field it has
+//! nothing for (a push of refs alone has no description: Discord refuses an empty one).
 
 use anyhow::Result;
 use serde::Deserialize;
@@ -48,10 +50,12 @@ impl DiscordBroker {
         let summary = summarize(delivery.push, delivery.max_commits);
         let mut description = Vec::new();
         for line in &summary.lines {
+            let id = match line.url.as_str() {
+                "" => format!("`{}`", line.short),
+                url => format!("[`{}`]({url})", line.short),
+            };
             description.push(format!(
-                "[`{}`]({}) {} — {}",
-                line.short,
-                line.url,
+                "{id} {} — {}",
                 escape(&line.title),
                 escape(&line.author)
             ));
@@ -59,15 +63,20 @@ impl DiscordBroker {
         if let Some(more) = more_line(summary.more) {
             description.push(more);
         }
+        let mut embed = serde_json::json!({
+            "title": cap(&summary.headline, 256),
+            "color": 0x2f81f7,
+            "timestamp": delivery.push.pushed_at,
+        });
+        if !summary.repo_url.is_empty() {
+            embed["url"] = summary.repo_url.clone().into();
+        }
+        if !description.is_empty() {
+            embed["description"] = cap(&description.join("\n"), 4096).into();
+        }
         let mut message = serde_json::json!({
             "allowed_mentions": {"parse": []},
-            "embeds": [{
-                "title": cap(&summary.headline, 256),
-                "url": summary.repo_url,
-                "description": cap(&description.join("\n"), 4096),
-                "color": 0x2f81f7,
-                "timestamp": delivery.push.pushed_at,
-            }],
+            "embeds": [embed],
         });
         if let Some(username) = &self.username {
             message["username"] = username.clone().into();

@@ -3,8 +3,11 @@
 //!
 //! Every chat says the same thing, in its own markup: who pushed how many changesets to
 //! which branch, then the first line of each changeset with its link, newest last, at
-//! most [`MAX_LINES`] of them and an "and N more" line. Lines are capped in length, so a
-//! message stays far inside each service's size limit (documented per broker).
+//! most [`MAX_LINES`] of them and an "and N more" line. Every piece is capped in
+//! characters before markup ([`TITLE_CHARS`], [`NAME_CHARS`], [`HEADLINE_CHARS`]; a link
+//! longer than [`MAX_URL`] is left out), so a message stays inside each service's size
+//! limit for any input, whatever the escaping adds (bounds per broker, tested with
+//! worst-case input below).
 
 pub mod discord;
 pub mod matrix;
@@ -67,7 +70,13 @@ impl Webhook {
 /// Most changesets listed in one message.
 pub const MAX_LINES: usize = 10;
 /// Most characters of a changeset's first line in a message.
-const TITLE_CHARS: usize = 120;
+pub const TITLE_CHARS: usize = 120;
+/// Most characters of an author's, the pusher's, a branch's or the repository's name.
+pub const NAME_CHARS: usize = 60;
+/// Most characters of the headline.
+pub const HEADLINE_CHARS: usize = 300;
+/// Longest link a message carries (bytes); a longer one is left out (empty), the text kept.
+pub const MAX_URL: usize = 300;
 
 /// The message of a push, before a chat's markup.
 pub struct Summary {
@@ -99,8 +108,12 @@ pub struct Line {
 pub fn summarize(push: &Push, max_commits: usize) -> Summary {
     let commits = push.capped_commits(max_commits);
     let listed = &commits[commits.len().saturating_sub(MAX_LINES)..];
-    let repo_name = format!("{}/{}", push.repository.owner, push.repository.name);
-    let user = one_line(&push.user, 60);
+    let repo_name = format!(
+        "{}/{}",
+        one_line(&push.repository.owner, NAME_CHARS),
+        one_line(&push.repository.name, NAME_CHARS)
+    );
+    let user = one_line(&push.user, NAME_CHARS);
     let headline = match push.total_commits {
         0 => match push.refs.as_slice() {
             [one] => format!("{user} {} in {repo_name}", ref_action(one)),
@@ -125,8 +138,8 @@ pub fn summarize(push: &Push, max_commits: usize) -> Summary {
         }
     };
     Summary {
-        headline: format!("{}{headline}", push.test_tag()),
-        repo_url: push.repository.website.clone(),
+        headline: cap(&format!("{}{headline}", push.test_tag()), HEADLINE_CHARS),
+        repo_url: link(&push.repository.website),
         repo_name,
         lines: listed.iter().map(line).collect(),
         more: push.total_commits - listed.len(),
@@ -136,9 +149,17 @@ pub fn summarize(push: &Push, max_commits: usize) -> Summary {
 fn line(commit: &Commit) -> Line {
     Line {
         short: commit.node.clone(),
-        url: commit.url.clone(),
+        url: link(&commit.url),
         title: first_line(&commit.message, TITLE_CHARS),
-        author: one_line(&commit.author, 60),
+        author: one_line(&commit.author, NAME_CHARS),
+    }
+}
+
+/// `url` when it is at most [`MAX_URL`] bytes, else empty (no link).
+fn link(url: &str) -> String {
+    match url.len() <= MAX_URL {
+        true => url.to_string(),
+        false => String::new(),
     }
 }
 
@@ -147,13 +168,13 @@ fn branches(push: &Push) -> Vec<String> {
     names
         .iter()
         .take(3)
-        .map(|name| one_line(name, 60))
+        .map(|name| one_line(name, NAME_CHARS))
         .collect()
 }
 
 fn ref_action(change: &RefChange) -> String {
     let kind = change.kind.word();
-    let name = one_line(&change.name, 80);
+    let name = one_line(&change.name, NAME_CHARS);
     if change.created {
         format!("created {kind} {name}")
     } else if change.deleted {

@@ -1,10 +1,16 @@
 //! `broker = "msteams"`: a Microsoft Teams incoming webhook (Workflows) with an Adaptive
-//! Card. Teams accepts cards up to about 28 KB; ours stays under 4 KB.
+//! Card. Teams accepts cards up to about 28 KB; ours stays under 20 KB for any input.
+//!
+//! What the reader sees is exactly the commit's text: every ASCII punctuation character
+//! is escaped with a backslash (CommonMark's escapes, which the SDK's markdown takes),
+//! so no markdown, HTML entity (`&amp;` stays `&amp;`) or text function
+//! (`{{DATE(…)}}`: its `{{` is escaped) is interpreted. Checked in the tests with
+//! Microsoft's `adaptivecards` SDK rendering the card in jsdom with markdown-it.
 
 use anyhow::Result;
 use serde::Deserialize;
 
-use super::{Webhook, escape_markdown, more_line, summarize};
+use super::{Webhook, more_line, summarize};
 use crate::broker::{Broker, BrokerConfig, BuildContext, Delivery, Outcome};
 use crate::config::values::ServiceUrl;
 
@@ -29,9 +35,25 @@ pub struct TeamsBroker {
     hook: Webhook,
 }
 
-/// Markdown that an Adaptive Card TextBlock would interpret, escaped.
+/// `text` as an Adaptive Card TextBlock shows it literally: every ASCII punctuation
+/// character backslash-escaped (markdown, entities, `{{DATE(…)}}` functions).
 fn escape(text: &str) -> String {
-    escape_markdown(text, &['\\', '*', '_', '`', '[', ']'])
+    let mut escaped = String::with_capacity(text.len() * 2);
+    for ch in text.chars() {
+        if ch.is_ascii_punctuation() {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
+}
+
+/// A changeset's link in markdown, or its bare id when the link was left out.
+fn linked(short: &str, url: &str) -> String {
+    match url {
+        "" => short.to_string(),
+        url => format!("[{short}]({url})"),
+    }
 }
 
 impl TeamsBroker {
@@ -43,13 +65,19 @@ impl TeamsBroker {
         for line in &summary.lines {
             body.push(serde_json::json!({
                 "type": "TextBlock",
-                "text": format!("[{}]({}) {} — {}", line.short, line.url, escape(&line.title), escape(&line.author)),
+                "text": format!("{} {} — {}", linked(&line.short, &line.url), escape(&line.title), escape(&line.author)),
                 "wrap": true, "spacing": "Small",
             }));
         }
         if let Some(more) = more_line(summary.more) {
             body.push(serde_json::json!({"type": "TextBlock", "text": more, "isSubtle": true, "wrap": true}));
         }
+        let actions = match summary.repo_url.as_str() {
+            "" => serde_json::json!([]),
+            url => {
+                serde_json::json!([{"type": "Action.OpenUrl", "title": format!("Open {}", summary.repo_name), "url": url}])
+            }
+        };
         serde_json::json!({
             "type": "message",
             "attachments": [{
@@ -60,7 +88,7 @@ impl TeamsBroker {
                     "type": "AdaptiveCard",
                     "version": "1.4",
                     "body": body,
-                    "actions": [{"type": "Action.OpenUrl", "title": format!("Open {}", summary.repo_name), "url": summary.repo_url}],
+                    "actions": actions,
                 },
             }],
         })

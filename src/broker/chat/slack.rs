@@ -1,6 +1,6 @@
 //! `broker = "slack"`: a Slack incoming webhook (also what Mattermost and Rocket.Chat
 //! accept). The message is one `text` in Slack's mrkdwn; Slack truncates `text` past
-//! 40,000 characters, ours stays under 4,000.
+//! 40,000 characters, ours stays under 20,000 for any input.
 
 use anyhow::Result;
 use serde::Deserialize;
@@ -48,17 +48,19 @@ fn escape(text: &str) -> String {
 impl SlackBroker {
     fn message(&self, delivery: &Delivery<'_>) -> serde_json::Value {
         let summary = summarize(delivery.push, delivery.max_commits);
+        let link = |url: &str, text: &str| match url {
+            "" => text.to_string(),
+            url => format!("<{url}|{text}>"),
+        };
         let mut text = format!(
-            "<{}|{}>: {}",
-            summary.repo_url,
-            escape(&summary.repo_name),
+            "{}: {}",
+            link(&summary.repo_url, &escape(&summary.repo_name)),
             escape(&summary.headline)
         );
         for line in &summary.lines {
             text.push_str(&format!(
-                "\n• <{}|`{}`> {} — {}",
-                line.url,
-                line.short,
+                "\n• {} {} — {}",
+                link(&line.url, &format!("`{}`", line.short)),
                 escape(&line.title),
                 escape(&line.author)
             ));

@@ -20,10 +20,9 @@ pub fn push_event(delivery: &Delivery<'_>) -> Option<Value> {
     let commits = &on_ref[on_ref.len().saturating_sub(MAX_COMMITS)..];
     let before = change.old.as_deref().unwrap_or(ZERO);
     let after = change.new.as_deref().unwrap_or(ZERO);
-    let head = push
-        .commits
-        .iter()
-        .find(|commit| Some(commit.raw_node.as_str()) == change.new.as_deref());
+    // GitHub's head_commit: the commit the ref now points to, new or not; null only
+    // for a deletion.
+    let head = push.head_of(change);
     let repo = &push.repository;
     Some(json!({
         "ref": git_ref(change),

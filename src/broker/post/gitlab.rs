@@ -49,7 +49,7 @@ pub fn push_hook(delivery: &Delivery<'_>) -> Option<(Value, &'static str)> {
         "after": change.new.as_deref().unwrap_or(ZERO),
         "ref": refname,
         "ref_protected": false,
-        "checkout_sha": change.new,
+        "checkout_sha": push.head_of(change).map(|commit| commit.raw_node.as_str()),
         "message": null,
         "user_id": number("user", &push.user),
         "user_name": push.user,

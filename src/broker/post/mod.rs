@@ -41,6 +41,10 @@ pub struct PostConfig {
     pub template_file: Option<template::TemplateFile>,
     /// `format = "template"`: the body's `Content-Type` (default `application/json`).
     pub content_type: Option<String>,
+    /// `format = "github"` with a `secret`: also send `X-Hub-Signature` (HMAC-SHA1)
+    /// beside `X-Hub-Signature-256`, as GitHub does (default true; false where SHA-1 is
+    /// not allowed).
+    pub sha1_signature: Option<bool>,
 }
 
 /// The body a `post` service sends.
@@ -100,6 +104,9 @@ impl BrokerConfig for PostConfig {
             }
             _ => None,
         };
+        if self.sha1_signature.is_some() && self.format != PostFormat::Github {
+            anyhow::bail!("sha1_signature is for format = \"github\" only");
+        }
         let content_type = self
             .content_type
             .clone()
@@ -121,6 +128,8 @@ impl BrokerConfig for PostConfig {
             agent,
             template,
             content_type,
+            sha1_signature: self.format == PostFormat::Github
+                && self.sha1_signature.unwrap_or(true),
         }))
     }
 }
@@ -138,6 +147,8 @@ pub struct PostBroker {
     template: Option<template::Template>,
     /// The body's type for `format = "template"`.
     content_type: String,
+    /// Signed requests also carry `X-Hub-Signature` (GitHub format).
+    sha1_signature: bool,
 }
 
 /// One request, ready to send.
@@ -219,6 +230,9 @@ impl PostBroker {
                 .duration_since(UNIX_EPOCH)
                 .unwrap_or(Duration::ZERO)
                 .as_secs();
+            if self.sha1_signature {
+                headers.push(sign::sha1_header(&secret, &body));
+            }
             headers.extend(sign::headers(&secret, delivery.id, timestamp, &body));
         }
         Ok(Request {

@@ -1,8 +1,10 @@
-//! Request signatures: GitHub's `X-Hub-Signature-256` and Standard Webhooks.
+//! Request signatures: GitHub's `X-Hub-Signature-256` (and `X-Hub-Signature`, its
+//! HMAC-SHA1 one) and Standard Webhooks.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
 use sha2::Sha256;
 
 use crate::config::secret::Secret;
@@ -40,6 +42,18 @@ pub fn headers(
             format!("v1,{}", STANDARD.encode(signed)),
         ),
     ]
+}
+
+/// GitHub's older `X-Hub-Signature`: HMAC-SHA1 of the exact body, hex, as GitHub still
+/// sends beside `X-Hub-Signature-256` (Buildbot checks only this one).
+pub fn sha1_header(secret: &Secret, body: &[u8]) -> (&'static str, String) {
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key");
+    mac.update(body);
+    (
+        "X-Hub-Signature",
+        format!("sha1={}", hex(&mac.finalize().into_bytes())),
+    )
 }
 
 fn standard_webhooks_key(secret: &str) -> Vec<u8> {
@@ -85,6 +99,14 @@ mod tests {
             headers[0].1,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
+    }
+
+    #[test]
+    fn sha1_signature_matches_a_known_vector() {
+        // RFC 2202 test case 2: key "Jefe", "what do ya want for nothing?".
+        let (name, value) = sha1_header(&secret("Jefe"), b"what do ya want for nothing?");
+        assert_eq!(name, "X-Hub-Signature");
+        assert_eq!(value, "sha1=effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! pushed ref's new value reaches it and no ref reached it before the push, that is the
 //! old values of the pushed refs and the current values of every ref the push did not
 //! touch, in any namespace. Each new commit is listed once, attributed to the first
-//! pushed branch that reaches it.
+//! pushed branch that reaches it, and listed with that branch's commits ([`order`]).
 //!
 //! Whatever `git log` shows is read: objects are read with gitoxide and their headers
 //! by [`parse`], which refuses nothing; the walk is libgit2's, and git's own
@@ -14,7 +14,9 @@
 mod ancestry;
 mod cli;
 mod commit;
+mod heads;
 pub mod input;
+mod order;
 mod parse;
 mod patch;
 mod read;
@@ -59,19 +61,27 @@ pub fn collect_known(
         .map(|(update, tip)| ref_change(repo, &objects, update, *tip, &boundary))
         .collect::<Result<Vec<_>>>()?;
     walk_discarded(repo, &objects, updates, &tips, &mut refs);
-
+    let branches = attribute_branches(&objects, updates, &tips, &new_commits);
     let total_commits = new_commits.len();
     let keep = match limits.max_commits {
         0 => total_commits,
         cap => cap.min(total_commits),
     };
-    let branches = attribute_branches(&objects, updates, &tips, &new_commits);
-    let kept = &new_commits[total_commits - keep..];
+    // The newest `keep` in git's topological order, then grouped by ref.
+    let kept = order::by_ref(
+        new_commits[total_commits - keep..].to_vec(),
+        updates,
+        &branches,
+    );
     let wanted: Vec<(gix::ObjectId, Option<&str>)> = kept
         .iter()
         .map(|oid| (to_gix(*oid), branches.get(oid).copied()))
         .collect();
     let mut commits = read::read_commits(&objects, &wanted)?;
+    let heads = match limits.heads {
+        true => heads::read_heads(&objects, updates, &tips, &commits)?,
+        false => Default::default(),
+    };
     if let Some(cap) = limits.diff_lines {
         for (commit, (id, _)) in commits.iter_mut().zip(&wanted) {
             commit.hidden.diff = Some(patch::patch(repo, &objects, *id, cap));
@@ -81,6 +91,7 @@ pub fn collect_known(
         commits,
         total_commits,
         refs,
+        heads,
     })
 }
 
@@ -393,5 +404,6 @@ pub fn tip_of_default_branch(repo: &Repository) -> Result<Changes> {
             forced: false,
             discarded: None,
         }],
+        heads: Default::default(),
     })
 }
