@@ -82,32 +82,39 @@ def _diff(ctx, cap):
     return {"text": "".join(lines), "cut_lines": cut}
 
 
-def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
+def _changeset(repo, ctx, filelogs, diff_lines):
+    """One changeset as pushbroker reads it."""
+    time, offset = ctx.date()
+    entry = {
+        "node": hex(ctx.node()),
+        "rev": ctx.rev(),
+        "parents": [hex(p.node()) for p in ctx.parents() if p.rev() != nullrev],
+        "user": _text(ctx.user()),
+        "time": int(time),
+        "offset": int(offset),
+        "branch": _text(ctx.branch()),
+        "desc": _text(ctx.description()),
+        "files": _files(repo, ctx, filelogs),
+        "manifest": hex(ctx.manifestnode()),
+    }
+    if diff_lines:
+        entry["diff"] = _diff(ctx, diff_lines)
+    return entry
+
+
+def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None, heads=False):
     """The push of `revs` (ascending): every changeset's metadata, file lists and patches
     for the newest `max_commits` (0: all), the named branches' old and new heads, and
-    the bookmarks that moved (exact old values when `bookmark_changes` gives them)."""
+    the bookmarks that moved (exact old values when `bookmark_changes` gives them).
+    With `heads`, also the changeset each ref now points to when it is not among those
+    detailed (a bookmark moved to an older changeset, a capped push): GitHub's
+    `head_commit`."""
     revs = sorted(revs)
     keep = revs if max_commits == 0 else revs[-max_commits:] if max_commits else []
     changesets = []
     filelogs = {}
     for rev in keep:
-        ctx = repo[rev]
-        time, offset = ctx.date()
-        entry = {
-            "node": hex(ctx.node()),
-            "rev": rev,
-            "parents": [hex(p.node()) for p in ctx.parents() if p.rev() != nullrev],
-            "user": _text(ctx.user()),
-            "time": int(time),
-            "offset": int(offset),
-            "branch": _text(ctx.branch()),
-            "desc": _text(ctx.description()),
-            "files": _files(repo, ctx, filelogs),
-            "manifest": hex(ctx.manifestnode()),
-        }
-        if diff_lines:
-            entry["diff"] = _diff(ctx, diff_lines)
-        changesets.append(entry)
+        changesets.append(_changeset(repo, repo[rev], filelogs, diff_lines))
     refs = []
     # The rev-branch cache answers "which branch is rev N on" without parsing changesets.
     branchcache = repo.revbranchcache()
@@ -139,7 +146,14 @@ def gather(repo, revs, max_commits=500, diff_lines=None, bookmark_changes=None):
                 refs.append({"ref": _text(name), "name": _text(name), "kind": "bookmark",
                              "old": None, "new": hex(repo[rev].node()), "created": False,
                              "deleted": False})
-    return {"total": len(revs), "changesets": changesets, "refs": refs}
+    found = {}
+    if heads:
+        detailed = set(entry["node"] for entry in changesets)
+        for change in refs:
+            node = change["new"]
+            if node and not change["deleted"] and node not in detailed:
+                found.setdefault(change["ref"], _changeset(repo, repo[node.encode("ascii")], filelogs, None))
+    return {"total": len(revs), "changesets": changesets, "refs": refs, "heads": found}
 
 
 def _binary(ui):
@@ -173,7 +187,7 @@ def _run(ui, repo, revs, bookmark_changes, args, url=None):
             data = b""
         else:
             gathered = gather(repo, revs, limits.get("max_commits", 500),
-                              limits.get("diff_lines"), bookmark_changes)
+                              limits.get("diff_lines"), bookmark_changes, limits.get("heads", False))
             data = json.dumps(gathered).encode("utf-8")
         out, err = proc.communicate(data)
         for text in (out, err):
@@ -214,10 +228,12 @@ def bookmark_hook(ui, repo, node=None, txnname=None, **kwargs):
 
 @command(b"pushbroker-gather",
          [(b"", b"max-commits", 500, b"changesets to detail (0: all)"),
-          (b"", b"diff-lines", 0, b"patch lines per changeset (0: none)")],
+          (b"", b"diff-lines", 0, b"patch lines per changeset (0: none)"),
+          (b"", b"heads", False, b"also each ref's head changeset when not detailed")],
          b"REVSET", norepo=False)
 def gather_command(ui, repo, revset, **opts):
     """print the changesets of REVSET as pushbroker reads them (JSON)"""
     revs = scmutil.revrange(repo, [revset])
-    gathered = gather(repo, list(revs), opts.get("max_commits"), opts.get("diff_lines") or None)
+    gathered = gather(repo, list(revs), opts.get("max_commits"), opts.get("diff_lines") or None,
+                      heads=bool(opts.get("heads")))
     ui.write(json.dumps(gathered).encode("utf-8") + b"\n")

@@ -16,6 +16,7 @@ mod email;
 mod email_caps;
 mod github;
 mod hg;
+mod hg_heads;
 mod hook;
 mod install;
 mod log;

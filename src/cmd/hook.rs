@@ -187,6 +187,7 @@ fn ask(out: &mut dyn Write, limits: Option<crate::scm::Limits>) -> Result<()> {
         Some(limits) => serde_json::json!({
             "max_commits": limits.max_commits,
             "diff_lines": limits.diff_lines,
+            "heads": limits.heads,
         }),
         // gather() keeps the newest max_commits; a push of bookmarks alone has none.
         None => serde_json::json!({"max_commits": 1, "diff_lines": null}),

@@ -28,6 +28,10 @@ pub struct Gathered {
     pub changesets: Vec<Changeset>,
     /// Named branches that received changesets, bookmarks that moved.
     pub refs: Vec<GatheredRef>,
+    /// With `heads` asked for: the changeset a ref now points to, by ref, when it is
+    /// not among `changesets` (an older shim sends none).
+    #[serde(default)]
+    pub heads: std::collections::BTreeMap<String, Changeset>,
 }
 
 /// One changeset as the shim reads it.
@@ -89,7 +93,11 @@ pub fn to_changes(gathered: Gathered) -> Changes {
         commits,
         total_commits: gathered.total,
         refs,
-        heads: Default::default(),
+        heads: gathered
+            .heads
+            .into_iter()
+            .map(|(refname, changeset)| (refname, to_commit(changeset)))
+            .collect(),
     }
 }
 
@@ -165,6 +173,7 @@ pub fn gather_cli(root: &Path, state: &StateDir, revset: &str, limits: Limits) -
             &limits.max_commits.to_string(),
         ])
         .args(["--diff-lines", &limits.diff_lines.unwrap_or(0).to_string()])
+        .args(limits.heads.then_some("--heads"))
         .output()
         .context("running hg (is Mercurial installed?)")?;
     if !output.status.success() {
