@@ -86,14 +86,8 @@ pub fn run(name: Option<&str>, repo: Option<&Path>, out: &mut dyn Write) -> Resu
 /// The repository's services, one line each, `off` for those with `enabled = false`.
 fn services(repo: &Path, out: &mut dyn Write) -> Result<ExitCode> {
     let context = RepoContext::open(Some(repo))?;
-    let loaded = match super::load(&context) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for error in &errors.0 {
-                writeln!(out, "error: {error}")?;
-            }
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::load_or_print(&context, out)? else {
+        return Ok(ExitCode::FAILURE);
     };
     writeln!(out, "\nservices in {}:", loaded.config.path.display())?;
     if loaded.config.services.is_empty() {

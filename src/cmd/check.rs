@@ -28,14 +28,8 @@ const DAEMON_NOTE: &str = "the hook runs in the environment of the daemon that r
 /// read.
 pub fn run(repo: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     let context = RepoContext::open(repo)?;
-    let loaded = match super::load(&context) {
-        Ok(loaded) => loaded,
-        Err(errors) => {
-            for error in &errors.0 {
-                writeln!(out, "error: {error}")?;
-            }
-            return Ok(ExitCode::FAILURE);
-        }
+    let Some(loaded) = super::load_or_print(&context, out)? else {
+        return Ok(ExitCode::FAILURE);
     };
     let path = &loaded.config.path;
     let readable_by_others = std::fs::metadata(path)

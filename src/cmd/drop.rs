@@ -13,7 +13,7 @@ use super::exit;
 use crate::broker::Outcome;
 use crate::deliver::journal;
 use crate::deliver::log::{Attempt, DeliveryLog, State};
-use crate::deliver::spool::{self, Entry, Item, Spool};
+use crate::deliver::spool::{Entry, Item, Spool};
 use crate::repo::RepoContext;
 use crate::report;
 
@@ -35,21 +35,7 @@ pub fn run(
     let _lock = spool.lock()?;
     journal::recover(&spool)?;
     let listing = spool.entries()?;
-    let mut ok = true;
-    for id in ids
-        .iter()
-        .filter(|id| !listing.entries.iter().any(|entry| &entry.id == *id))
-    {
-        ok = false;
-        report::line(
-            out,
-            &format!(
-                "{}: no such delivery in {}",
-                spool::shown(id),
-                state.spool().display()
-            ),
-        );
-    }
+    let ok = super::all_ids_known(ids, &listing.entries, &state.spool(), out);
     let chosen: Vec<&Entry> = listing
         .entries
         .iter()

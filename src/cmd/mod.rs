@@ -46,6 +46,46 @@ pub struct Loaded {
     pub broken: Vec<Broken>,
 }
 
+/// [`load`], or each config error as an `error:` line on `out` and `None` (the command
+/// then exits 1).
+pub fn load_or_print(context: &RepoContext, out: &mut dyn Write) -> Result<Option<Loaded>> {
+    match load(context) {
+        Ok(loaded) => Ok(Some(loaded)),
+        Err(errors) => {
+            for error in &errors.0 {
+                writeln!(out, "error: {error}")?;
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Says, one line each, which of `ids` names none of `entries` (the spool at `spool`).
+/// True when every id names one.
+pub fn all_ids_known(
+    ids: &[String],
+    entries: &[Entry],
+    spool: &std::path::Path,
+    out: &mut dyn Write,
+) -> bool {
+    let mut known = true;
+    for id in ids
+        .iter()
+        .filter(|id| !entries.iter().any(|entry| &entry.id == *id))
+    {
+        known = false;
+        report::line(
+            out,
+            &format!(
+                "{}: no such delivery in {}",
+                crate::deliver::spool::shown(id),
+                spool.display()
+            ),
+        );
+    }
+    known
+}
+
 /// Loads the site and repository configs of `context` and builds its services.
 pub fn load(context: &RepoContext) -> Result<Loaded, ConfigErrors> {
     // The repository config is read against the site's registered brokers, so a site

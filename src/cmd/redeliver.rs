@@ -64,20 +64,7 @@ pub fn run(
         .filter(|entry| ids.is_empty() || ids.contains(&entry.id))
         .filter(|entry| only.is_none_or(|name| entry.service() == name))
         .collect();
-    for id in ids
-        .iter()
-        .filter(|id| !entries.iter().any(|entry| &entry.id == *id))
-    {
-        ok = false;
-        report::line(
-            out,
-            &format!(
-                "{}: no such delivery in {}",
-                spool::shown(id),
-                state.spool().display()
-            ),
-        );
-    }
+    ok &= super::all_ids_known(ids, &entries, &state.spool(), out);
     if entries.is_empty() {
         if ok {
             report::line(out, "nothing to redeliver");
