@@ -200,7 +200,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         pushbroker::deliver::stop::install();
     }
     let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Not locked for the whole run: a thread that writes to stderr (a library's warning)
+    // would wait for the lock forever, and the push with it.
+    let mut err = std::io::stderr();
     match cli.command {
         Command::Hook {
             dry_run,
