@@ -7,9 +7,10 @@
 //! pushed branch that reaches it, and listed with that branch's commits ([`order`]).
 //!
 //! Whatever `git log` shows is read: objects are read with gitoxide and their headers
-//! by [`parse`], which refuses nothing; the walk is libgit2's, and git's own
-//! (`git rev-list`, [`cli`]) when libgit2 refuses a commit on the way. A commit that
-//! still cannot be read is listed marked unreadable, and the push is delivered.
+//! by [`parse`], which refuses nothing; the walk is libgit2's algorithm ([`walk`]), with
+//! libgit2 itself when a commit on the way is not one [`walk`] reads as libgit2 does,
+//! and git's own (`git rev-list`, [`cli`]) when libgit2 refuses it. A commit that still
+//! cannot be read is listed marked unreadable, and the push is delivered.
 
 mod ancestry;
 mod cli;
@@ -22,6 +23,7 @@ mod patch;
 mod read;
 mod refs;
 mod tree_diff;
+mod walk;
 
 use std::collections::{HashMap, HashSet};
 
@@ -220,9 +222,23 @@ fn walk_new_commits(
     }
     let mut once = HashSet::new();
     hidden.retain(|commit| once.insert(*commit));
-    libgit2_walk(repo, &tips, &hidden)
-        .or_else(|_| cli::rev_list(repo.path(), &tips, &hidden))
-        .context("walking the pushed commits")
+    walk(repo, objects, &tips, &hidden).context("walking the pushed commits")
+}
+
+/// `tips` and what they reach, minus what `hidden` reaches, oldest first: our walk
+/// ([`walk`]), libgit2's when ours cannot read a commit the way libgit2 does, git's
+/// (`git rev-list`) when libgit2 refuses one too.
+fn walk(
+    repo: &Repository,
+    objects: &read::Objects,
+    tips: &[Oid],
+    hidden: &[Oid],
+) -> Result<Vec<Oid>> {
+    let ids = |oids: &[Oid]| oids.iter().copied().map(to_gix).collect::<Vec<_>>();
+    walk::topological(repo.path(), objects, &ids(tips), &ids(hidden))
+        .map(|walked| walked.into_iter().map(from_gix).collect())
+        .or_else(|_| libgit2_walk(repo, tips, hidden))
+        .or_else(|_| cli::rev_list(repo.path(), tips, hidden))
 }
 
 /// The refs the push did not touch, peeled to commits, as libgit2 lists them: for a
@@ -284,9 +300,7 @@ fn walk_discarded(
         };
         let ids = match tip {
             None => vec![old],
-            Some(new) => match libgit2_walk(repo, &[old], &[*new])
-                .or_else(|_| cli::rev_list(repo.path(), &[old], &[*new]))
-            {
+            Some(new) => match walk(repo, objects, &[old], &[*new]) {
                 Ok(ids) => ids,
                 Err(_) => continue,
             },
