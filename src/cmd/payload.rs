@@ -125,6 +125,9 @@ pub fn run(request: Request, out: &mut dyn Write) -> Result<ExitCode> {
     }
     writeln!(out)?;
     out.flush()?;
+    // Not freed: the process ends here, and freeing 10,000 changesets one by one costs
+    // more than listing their files took (2.5% of the run).
+    std::mem::forget(event);
     Ok(ExitCode::SUCCESS)
 }
 
