@@ -10,7 +10,7 @@
 //! A store this does not read (reftable, a worktree's, a symbolic ref under `refs/`) is
 //! listed by libgit2 instead.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -24,14 +24,14 @@ use super::parse;
 pub struct Packed {
     refs: Vec<(String, ObjectId)>,
     /// Tag objects to the object `packed-refs` says they peel to (`fully-peeled` only).
-    peeled: HashMap<ObjectId, ObjectId>,
+    peeled: gix::hashtable::HashMap<ObjectId, ObjectId>,
 }
 
 /// What each object peels to, as far as read.
 pub struct Peeled {
     packed_refs: PathBuf,
     packed: OnceLock<Packed>,
-    seen: Mutex<HashMap<ObjectId, Option<ObjectId>>>,
+    seen: Mutex<gix::hashtable::HashMap<ObjectId, Option<ObjectId>>>,
 }
 
 impl Peeled {
@@ -40,7 +40,7 @@ impl Peeled {
         Peeled {
             packed_refs: git_dir.join("packed-refs"),
             packed: OnceLock::new(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Default::default()),
         }
     }
 
@@ -55,12 +55,22 @@ impl Peeled {
             return Ok(*known);
         }
         let start = self.packed().peeled.get(&id).copied().unwrap_or(id);
+        // Ten thousand tags on the same few commits: each commit's header read once.
+        let known = self.lock().get(&start).copied();
+        if let Some(known) = known {
+            self.lock().insert(id, known);
+            return Ok(known);
+        }
         let commit = parse::peel_to_commit(odb, start)?;
-        self.lock().insert(id, commit);
+        let mut seen = self.lock();
+        seen.insert(id, commit);
+        seen.insert(start, commit);
         Ok(commit)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, Option<ObjectId>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, gix::hashtable::HashMap<ObjectId, Option<ObjectId>>> {
         // A panic elsewhere leaves the map as it was: still right.
         self.seen
             .lock()
