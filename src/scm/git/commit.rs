@@ -12,6 +12,7 @@ use gix::ObjectId;
 
 use super::parse::{self, Person};
 use super::read::Objects;
+use super::walk::KnownCommit;
 use crate::event::{Commit, Hidden};
 use crate::scm::dates::Date;
 use crate::scm::short_id;
@@ -41,7 +42,17 @@ impl CommitReader {
     /// so ([`unreadable`]). `url` is filled in when the event is assembled, the patch by
     /// [`super::patch`] when a service wants one.
     pub fn read_or_mark(&mut self, id: ObjectId, branch: Option<String>) -> Commit {
-        match self.read(id, branch.clone()) {
+        self.read_or_mark_known(id, branch, None)
+    }
+
+    /// As [`CommitReader::read_or_mark`], with what the walk read of the commit.
+    pub fn read_or_mark_known(
+        &mut self,
+        id: ObjectId,
+        branch: Option<String>,
+        known: Option<(&[u8], &KnownCommit)>,
+    ) -> Commit {
+        match self.read(id, branch.clone(), known) {
             Ok(commit) => commit,
             Err(error) => {
                 self.last = None;
@@ -50,9 +61,19 @@ impl CommitReader {
         }
     }
 
-    /// Reads `id` into a changeset.
-    pub fn read(&mut self, id: ObjectId, branch: Option<String>) -> Result<Commit> {
-        let raw = parse::commit(parse::commit_bytes(&self.objects.odb, &id, &mut self.data)?);
+    /// Reads `id` into a changeset; from its bytes and first parent when the walk read
+    /// them (`known`).
+    fn read(
+        &mut self,
+        id: ObjectId,
+        branch: Option<String>,
+        known: Option<(&[u8], &KnownCommit)>,
+    ) -> Result<Commit> {
+        let bytes = match known {
+            Some((bytes, _)) => bytes,
+            None => parse::commit_bytes(&self.objects.odb, &id, &mut self.data)?,
+        };
+        let raw = parse::commit(bytes);
         let encoding = raw.encoding;
         let person = |line: Option<&[u8]>| match line {
             Some(line) => parse::person(line, encoding),
@@ -75,7 +96,12 @@ impl CommitReader {
 
         // Its files need its parent's tree too: when they cannot be listed, the rest of
         // the changeset is still delivered, marked.
-        let (files, unreadable) = match self.files(id, tree, parents.first()) {
+        // The walk read the first parent's tree when it read the same first parent.
+        let parent_tree = known
+            .and_then(|(_, known)| known.first_parent)
+            .filter(|(parent, _)| parents.first() == Some(parent))
+            .map(|(_, tree)| tree);
+        let (files, unreadable) = match self.files(id, tree, parents.first(), parent_tree) {
             Ok(files) => (files, None),
             Err(error) => (
                 Vec::new(),
@@ -123,10 +149,12 @@ impl CommitReader {
         id: ObjectId,
         tree: ObjectId,
         parent: Option<&ObjectId>,
+        parent_tree: Option<ObjectId>,
     ) -> Result<Vec<crate::event::FileChange>> {
-        let parent_tree = match parent {
-            None => None,
-            Some(parent) => Some(match self.last {
+        let parent_tree = match (parent, parent_tree) {
+            (None, _) => None,
+            (Some(_), Some(known)) => Some(known),
+            (Some(parent), None) => Some(match self.last {
                 Some((last, tree)) if last == *parent => tree,
                 _ => {
                     let bytes = parse::commit_bytes(&self.objects.odb, parent, &mut self.data)

@@ -33,7 +33,7 @@ pub fn read_heads(
     ids.sort();
     ids.dedup();
     let to_read: Vec<_> = ids.iter().map(|id| (to_gix(*id), None)).collect();
-    let read = read::read_commits(objects, &to_read)?;
+    let read = read::read_commits(objects, &to_read, &Default::default())?;
     let by_id: HashMap<Oid, Commit> = ids.into_iter().zip(read).collect();
     Ok(wanted
         .into_iter()

@@ -51,8 +51,8 @@ pub fn collect_known(
 ) -> Result<Changes> {
     let objects = read::open_objects(repo.path())?;
     let tips = tips(&objects, updates)?;
-    let new_commits = match known {
-        Some(known) => known.to_vec(),
+    let (new_commits, walked) = match known {
+        Some(known) => (known.to_vec(), walk::Known::default()),
         None => walk_new_commits(repo, &objects, updates, &tips)?,
     };
     let boundary =
@@ -79,7 +79,8 @@ pub fn collect_known(
         .iter()
         .map(|oid| (to_gix(*oid), branches.get(oid).copied()))
         .collect();
-    let mut commits = read::read_commits(&objects, &wanted)?;
+    let mut commits = read::read_commits(&objects, &wanted, &walked)?;
+    drop(walked);
     let heads = match limits.heads {
         true => heads::read_heads(&objects, updates, &tips, &commits)?,
         false => Default::default(),
@@ -110,7 +111,8 @@ fn from_gix(id: gix::ObjectId) -> Oid {
 /// The push's new commits, oldest first: what a raw spool entry keeps of them.
 pub fn new_commit_ids(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>> {
     let objects = read::open_objects(repo.path())?;
-    walk_new_commits(repo, &objects, updates, &tips(&objects, updates)?)
+    let (ids, _) = walk_new_commits(repo, &objects, updates, &tips(&objects, updates)?)?;
+    Ok(ids)
 }
 
 /// The commit each pushed ref's new value peels to, when it names a commit at all.
@@ -185,15 +187,16 @@ fn ref_change(
     })
 }
 
-/// Every new commit of the push, oldest first (parents before children).
+/// Every new commit of the push, oldest first (parents before children), and what the
+/// walk read of them.
 fn walk_new_commits(
     repo: &Repository,
     objects: &read::Objects,
     updates: &[RefUpdate],
     tips: &[Option<Oid>],
-) -> Result<Vec<Oid>> {
+) -> Result<(Vec<Oid>, walk::Known)> {
     if tips.iter().all(Option::is_none) {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     }
     // Each commit once: a push of many tags names the same few over and over.
     let mut once = HashSet::new();
@@ -226,19 +229,21 @@ fn walk_new_commits(
 }
 
 /// `tips` and what they reach, minus what `hidden` reaches, oldest first: our walk
-/// ([`walk`]), libgit2's when ours cannot read a commit the way libgit2 does, git's
-/// (`git rev-list`) when libgit2 refuses one too.
+/// ([`walk`], with what it read of them), libgit2's when ours cannot read a commit the
+/// way libgit2 does, git's (`git rev-list`) when libgit2 refuses one too.
 fn walk(
     repo: &Repository,
     objects: &read::Objects,
     tips: &[Oid],
     hidden: &[Oid],
-) -> Result<Vec<Oid>> {
+) -> Result<(Vec<Oid>, walk::Known)> {
     let ids = |oids: &[Oid]| oids.iter().copied().map(to_gix).collect::<Vec<_>>();
-    walk::topological(repo.path(), objects, &ids(tips), &ids(hidden))
-        .map(|walked| walked.into_iter().map(from_gix).collect())
-        .or_else(|_| libgit2_walk(repo, tips, hidden))
-        .or_else(|_| cli::rev_list(repo.path(), tips, hidden))
+    if let Ok((walked, known)) = walk::topological(repo.path(), objects, &ids(tips), &ids(hidden)) {
+        return Ok((walked.into_iter().map(from_gix).collect(), known));
+    }
+    let walked =
+        libgit2_walk(repo, tips, hidden).or_else(|_| cli::rev_list(repo.path(), tips, hidden))?;
+    Ok((walked, walk::Known::default()))
 }
 
 /// The refs the push did not touch, peeled to commits, as libgit2 lists them: for a
@@ -301,7 +306,7 @@ fn walk_discarded(
         let ids = match tip {
             None => vec![old],
             Some(new) => match walk(repo, objects, &[old], &[*new]) {
-                Ok(ids) => ids,
+                Ok((ids, _)) => ids,
                 Err(_) => continue,
             },
         };

@@ -29,15 +29,45 @@ const SLOP: u32 = 5;
 /// exists. Later dates (the year 2514 on) are left to libgit2.
 const GRAPH_DATE_LIMIT: i64 = 1 << 34;
 
+/// The bytes of commits the walk keeps for the readers ([`Known`]), at most: on a push
+/// of more (some 16,000 commits of 250 bytes), the rest are read again rather than kept,
+/// memory being what such a push is short of.
+const KNOWN_BYTES: usize = 4 << 20;
+
+/// What the walk read of the commits it listed, so that the readers do not read them
+/// again: each one's bytes and first parent, for the newest [`KNOWN_BYTES`] of them.
+#[derive(Default)]
+pub struct Known {
+    bytes: Vec<u8>,
+    commits: gix::hashtable::HashMap<ObjectId, KnownCommit>,
+}
+
+/// One commit the walk listed ([`Known`]).
+pub struct KnownCommit {
+    bytes: std::ops::Range<usize>,
+    /// Its first parent and that parent's tree (`None` for a root, or a shallow
+    /// repository's cut commit).
+    pub first_parent: Option<(ObjectId, ObjectId)>,
+}
+
+impl Known {
+    /// Commit `id`'s bytes and what the walk knows of it, when it listed it.
+    pub fn get(&self, id: &ObjectId) -> Option<(&[u8], &KnownCommit)> {
+        let commit = self.commits.get(id)?;
+        Some((&self.bytes[commit.bytes.clone()], commit))
+    }
+}
+
 /// `tips` and what they reach, minus what `hidden` reaches, oldest first (parents before
 /// children): libgit2's `GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE` walk of `tips` pushed in
-/// order, then `hidden` hidden in order. `git_dir` is the repository's.
+/// order, then `hidden` hidden in order. `git_dir` is the repository's. With them, what
+/// the walk read of each ([`Known`]).
 pub fn topological(
     git_dir: &Path,
     objects: &Objects,
     tips: &[ObjectId],
     hidden: &[ObjectId],
-) -> Result<Vec<ObjectId>> {
+) -> Result<(Vec<ObjectId>, Known)> {
     if git_dir.join("info/grafts").exists() {
         bail!("the repository has grafts");
     }
@@ -48,23 +78,54 @@ pub fn topological(
     let mut walk = Walk::new(objects);
     let input = walk.user_input(tips, hidden);
     if input.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Default::default());
     }
     let commits = walk.prepare(&input)?;
     let limited = walk.limit(commits)?;
     let sorted = walk.sort_topologically(&limited);
-    Ok(sorted
-        .iter()
+    let listed: Vec<u32> = sorted
+        .into_iter()
         .rev()
-        .map(|&node| &walk.nodes[node as usize])
-        .filter(|node| !node.uninteresting)
-        .map(|node| node.id)
-        .collect())
+        .filter(|&node| !walk.nodes[node as usize].uninteresting)
+        .collect();
+    let mut commits = gix::hashtable::HashMap::default();
+    commits.reserve(listed.len());
+    for &node in &listed {
+        let entry = &walk.nodes[node as usize];
+        if entry.bytes.1 == 0 {
+            continue; // past KNOWN_BYTES
+        }
+        let first_parent = (entry.parent_count > 0).then(|| {
+            let parent = &walk.nodes[walk.parent(node, 0) as usize];
+            (parent.id, parent.tree)
+        });
+        let bytes = entry.bytes.0 as usize..entry.bytes.1 as usize;
+        commits.insert(
+            entry.id,
+            KnownCommit {
+                bytes,
+                first_parent,
+            },
+        );
+    }
+    let ids = listed
+        .iter()
+        .map(|&node| walk.nodes[node as usize].id)
+        .collect();
+    let known = Known {
+        bytes: walk.bytes,
+        commits,
+    };
+    Ok((ids, known))
 }
 
 /// One commit the walk has met (libgit2's `git_commit_list_node`).
 struct Node {
     id: ObjectId,
+    /// Its tree and where its bytes are in [`Walk::bytes`] (`(0, 0)`: not kept), once
+    /// parsed.
+    tree: ObjectId,
+    bytes: (u32, u32),
     /// The committer's date, once parsed.
     time: i64,
     /// Where its parents are in [`Walk::parents`], once parsed.
@@ -84,6 +145,8 @@ struct Walk<'o> {
     parents: Vec<u32>,
     buffer: Vec<u8>,
     parent_ids: Vec<ObjectId>,
+    /// The bytes of every commit parsed, one after the other.
+    bytes: Vec<u8>,
 }
 
 impl<'o> Walk<'o> {
@@ -95,6 +158,7 @@ impl<'o> Walk<'o> {
             parents: Vec::new(),
             buffer: Vec::new(),
             parent_ids: Vec::new(),
+            bytes: Vec::new(),
         }
     }
 
@@ -105,6 +169,8 @@ impl<'o> Walk<'o> {
         if node == next {
             self.nodes.push(Node {
                 id,
+                tree: ObjectId::null(gix::hash::Kind::Sha1),
+                bytes: (0, 0),
                 time: 0,
                 first_parent: 0,
                 parent_count: 0,
@@ -181,7 +247,15 @@ impl<'o> Walk<'o> {
         let id = self.nodes[node as usize].id;
         let mut ids = std::mem::take(&mut self.parent_ids);
         let bytes = parse::commit_bytes(&self.objects.odb, &id, &mut self.buffer)?;
-        let time = quick_parse(bytes, &mut ids).with_context(|| format!("walking {id}"))?;
+        let (tree, time) = quick_parse(bytes, &mut ids).with_context(|| format!("walking {id}"))?;
+        let start = self.bytes.len();
+        let kept = match start + bytes.len() <= KNOWN_BYTES {
+            true => {
+                self.bytes.extend_from_slice(bytes);
+                (start as u32, self.bytes.len() as u32)
+            }
+            false => (0, 0),
+        };
         if self.objects.shallow.contains(&id) {
             ids.clear();
         }
@@ -191,6 +265,8 @@ impl<'o> Walk<'o> {
             self.parents.push(parent);
         }
         let entry = self.node(node);
+        entry.tree = tree;
+        entry.bytes = kept;
         entry.time = time;
         entry.first_parent = first_parent;
         entry.parent_count = ids.len() as u32;
@@ -343,9 +419,9 @@ impl<'o> Walk<'o> {
     }
 }
 
-/// A commit's parents (into `parents`) and committer date, read as libgit2's quick
+/// A commit's tree, parents (into `parents`) and committer date, read as libgit2's quick
 /// parse reads them; a commit it would read differently, or refuse, is an error.
-fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<i64> {
+fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<(ObjectId, i64)> {
     parents.clear();
     let mut rest = data;
     let mut next_line = || -> Result<&[u8]> {
@@ -358,9 +434,10 @@ fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<i64> {
         Ok(line)
     };
     let tree = next_line()?;
-    if tree.strip_prefix(b"tree ").and_then(hex_id).is_none() {
-        bail!("no tree line");
-    }
+    let tree = tree
+        .strip_prefix(b"tree ")
+        .and_then(hex_id)
+        .context("no tree line")?;
     let mut line = next_line()?;
     while let Some(hex) = line.strip_prefix(b"parent ") {
         parents.push(hex_id(hex).context("a parent line that names no commit")?);
@@ -376,7 +453,7 @@ fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<i64> {
     match (authors, committer.and_then(signature_time)) {
         (0, _) => bail!("no author line"),
         (_, None) => bail!("no committer line libgit2 reads the same"),
-        (_, Some(time)) => Ok(time),
+        (_, Some(time)) => Ok((tree, time)),
     }
 }
 
@@ -414,7 +491,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<(i64, usize)> {
         let mut parents = Vec::new();
-        quick_parse(text.as_bytes(), &mut parents).map(|time| (time, parents.len()))
+        quick_parse(text.as_bytes(), &mut parents).map(|(_, time)| (time, parents.len()))
     }
 
     /// A random history: commits with up to three parents and dates that jump back and
@@ -494,9 +571,18 @@ mod tests {
             )
             .unwrap();
             assert_eq!(
-                ours, libgit2,
+                ours.0, libgit2,
                 "round {round}: tips {tips:?} hidden {hidden:?}"
             );
+            for id in &ours.0 {
+                let (bytes, known) = ours.1.get(id).expect("every listed commit is known");
+                let commit = repo.find_commit(git2::Oid::from_bytes(id.as_bytes()).unwrap());
+                let commit = commit.unwrap();
+                assert_eq!(bytes, repo.odb().unwrap().read(commit.id()).unwrap().data());
+                let parent = commit.parents().next();
+                let parent = parent.map(|parent| (gix(&parent.id()), gix(&parent.tree_id())));
+                assert_eq!(known.first_parent, parent);
+            }
         }
     }
 
