@@ -178,7 +178,7 @@ const SHORT_ID: usize = 12;
 
 /// `id` in hexadecimal: as `to_string` writes it, without the formatting machinery
 /// (three ids a changeset, 30,000 on a 10,000-commit push).
-fn hex(id: &gix::oid) -> String {
+pub fn hex(id: &gix::oid) -> String {
     let mut digits = [0u8; 64];
     id.hex_to_buf(&mut digits).to_string()
 }

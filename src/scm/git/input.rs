@@ -53,8 +53,7 @@ pub fn parse(input: &str) -> Result<Vec<RefUpdate>> {
 }
 
 fn parse_line(line: &str) -> Result<RefUpdate> {
-    let mut parts = line.splitn(3, ' ');
-    let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    let Some((old, new, name)) = fields(line) else {
         bail!("it has fewer than three fields");
     };
     let old = parse_oid(old).context("the old value is not a full object id")?;
@@ -70,6 +69,20 @@ fn parse_line(line: &str) -> Result<RefUpdate> {
         new,
         name: name.to_string(),
     })
+}
+
+/// A line's three space-separated fields; found by position when the line is as git
+/// writes it (40 digits, a space, 40 digits, a space, the name).
+fn fields(line: &str) -> Option<(&str, &str, &str)> {
+    let bytes = line.as_bytes();
+    if let (Some(old), Some(new), Some(name)) = (line.get(..40), line.get(41..81), line.get(82..))
+        && bytes[40] == b' '
+        && bytes[81] == b' '
+    {
+        return Some((old, new, name));
+    }
+    let mut parts = line.splitn(3, ' ');
+    Some((parts.next()?, parts.next()?, parts.next()?))
 }
 
 /// 40 hexadecimal digits as an object id. (gitoxide's: libgit2's parser took a tenth of
