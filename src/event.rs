@@ -143,8 +143,8 @@ impl Scm {
     }
 }
 
-/// One changeset of the push.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One changeset of the push. (`Default` is an empty one, for a slot about to be filled.)
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Commit {
     /// Author name.
     pub author: String,
