@@ -20,6 +20,7 @@ pub mod input;
 mod order;
 mod parse;
 mod patch;
+mod quick;
 mod read;
 mod refs;
 mod tree_diff;

@@ -6,12 +6,14 @@
 //! sixth of the CPU, all of it on one thread. This is the same algorithm
 //! (`revwalk.c`'s `prepare_walk`, `limit_list` with its slop of 5 and
 //! `sort_in_topological_order`, libgit2 1.9), so the order, and with it which commits a
-//! capped payload keeps, is byte for byte what libgit2 gave.
+//! capped payload keeps, is byte for byte what libgit2 gave; and it hands the readers
+//! what it read ([`Known`]).
 //!
-//! It reads only commits it can read exactly as libgit2 does: a `tree` line, `parent`
-//! lines, `author` lines and a `committer` line whose date is a plain number. On any
-//! other commit, a missing object, grafts, or a commit-graph in a shallow repository, it
-//! gives up ([`topological`] fails) and the caller asks libgit2, then git.
+//! It reads only commits it can read exactly as libgit2 does ([`super::quick`]): a
+//! `tree` line, `parent` lines, `author` lines and a `committer` line whose date is a
+//! plain number. On any other commit, a missing object, grafts, or a commit-graph in a
+//! shallow repository, it gives up ([`topological`] fails) and the caller asks libgit2,
+//! then git.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -20,14 +22,11 @@ use anyhow::{Context, Result, bail};
 use gix::ObjectId;
 
 use super::parse;
+use super::quick::quick_parse;
 use super::read::Objects;
 
 /// How many uninteresting commits libgit2 looks at after it runs out of interesting ones.
 const SLOP: u32 = 5;
-
-/// A commit-graph keeps 34 bits of a commit's date; libgit2 reads it from there when one
-/// exists. Later dates (the year 2514 on) are left to libgit2.
-const GRAPH_DATE_LIMIT: i64 = 1 << 34;
 
 /// The bytes of commits the walk keeps for the readers ([`Known`]), at most: a push of
 /// more (some 16,000 commits of 250 bytes) is read again rather than kept, memory being
@@ -431,196 +430,5 @@ impl<'o> Walk<'o> {
     }
 }
 
-/// A commit's tree, parents (into `parents`) and committer date, read as libgit2's quick
-/// parse reads them; a commit it would read differently, or refuse, is an error.
-fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<(ObjectId, i64)> {
-    parents.clear();
-    let mut rest = data;
-    let mut next_line = || -> Result<&[u8]> {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .context("a header without a newline")?;
-        let line = &rest[..end];
-        rest = &rest[end + 1..];
-        Ok(line)
-    };
-    let tree = next_line()?;
-    let tree = tree
-        .strip_prefix(b"tree ")
-        .and_then(hex_id)
-        .context("no tree line")?;
-    let mut line = next_line()?;
-    while let Some(hex) = line.strip_prefix(b"parent ") {
-        parents.push(hex_id(hex).context("a parent line that names no commit")?);
-        line = next_line()?;
-    }
-    let mut authors = 0;
-    while let Some(author) = line.strip_prefix(b"author ") {
-        signature_time(author).context("an author line libgit2 reads differently")?;
-        authors += 1;
-        line = next_line()?;
-    }
-    let committer = line.strip_prefix(b"committer ");
-    match (authors, committer.and_then(signature_time)) {
-        (0, _) => bail!("no author line"),
-        (_, None) => bail!("no committer line libgit2 reads the same"),
-        (_, Some(time)) => Ok((tree, time)),
-    }
-}
-
-/// A 40-digit hexadecimal object id, alone.
-fn hex_id(hex: &[u8]) -> Option<ObjectId> {
-    match hex.len() == 40 && hex.iter().all(u8::is_ascii_hexdigit) {
-        true => ObjectId::from_hex(hex).ok(),
-        false => None,
-    }
-}
-
-/// The date of `Name <email> 1795770000 +0100`, when libgit2 reads the same date from it
-/// (`git_signature__parse`: after the last `>`, which follows the last `<`).
-fn signature_time(value: &[u8]) -> Option<i64> {
-    let open = value.iter().rposition(|&b| b == b'<')?;
-    let close = value.iter().rposition(|&b| b == b'>')?;
-    if close <= open || value.get(close + 1) != Some(&b' ') {
-        return None;
-    }
-    let date = &value[close + 2..];
-    let digits = date.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 11 {
-        return None;
-    }
-    let time: i64 = std::str::from_utf8(&date[..digits]).ok()?.parse().ok()?;
-    (time < GRAPH_DATE_LIMIT).then_some(time)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TREE: &str = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
-    const PARENT: &str = "parent 0123456789012345678901234567890123456789\n";
-
-    fn parse(text: &str) -> Result<(i64, usize)> {
-        let mut parents = Vec::new();
-        quick_parse(text.as_bytes(), &mut parents).map(|(_, time)| (time, parents.len()))
-    }
-
-    /// A random history: commits with up to three parents and dates that jump back and
-    /// forth (clock skew is what libgit2's slop is for), some equal.
-    fn random_history(repo: &git2::Repository, count: usize, seed: &mut u64) -> Vec<git2::Oid> {
-        let tree = repo
-            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
-            .unwrap();
-        let mut commits: Vec<git2::Oid> = Vec::new();
-        for i in 0..count {
-            let parent_count = match next(seed) % 10 {
-                0 => 0,
-                1..=6 => 1,
-                7 | 8 => 2,
-                _ => 3,
-            };
-            let mut parents = Vec::new();
-            for _ in 0..parent_count.min(i) {
-                let back = 1 + (next(seed) % 8).min(i as u64 - 1) as usize;
-                let back = match next(seed) % 5 {
-                    0 => 1 + (next(seed) as usize % i),
-                    _ => back,
-                };
-                parents.push(repo.find_commit(commits[i - back]).unwrap());
-            }
-            let time = 1_000_000 + 10 * i as i64 + (next(seed) % 1000) as i64 - 500;
-            let time = match next(seed) % 7 {
-                0 => 1_000_000,
-                _ => time,
-            };
-            let sig = git2::Signature::new("A", "a@x", &git2::Time::new(time, 0)).unwrap();
-            let parents: Vec<&git2::Commit> = parents.iter().collect();
-            let message = format!("c{i}");
-            commits.push(
-                repo.commit(None, &sig, &sig, &message, &tree, &parents)
-                    .unwrap(),
-            );
-        }
-        commits
-    }
-
-    fn next(seed: &mut u64) -> u64 {
-        *seed ^= *seed << 13;
-        *seed ^= *seed >> 7;
-        *seed ^= *seed << 17;
-        *seed
-    }
-
-    #[test]
-    fn the_walk_is_libgit2s_commit_for_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = git2::Repository::init_bare(dir.path()).unwrap();
-        let mut seed = 0x9e37_79b9_7f4a_7c15;
-        let commits = random_history(&repo, 300, &mut seed);
-        let objects = super::super::read::open_objects(repo.path()).unwrap();
-        let gix = |oid: &git2::Oid| ObjectId::try_from(oid.as_bytes()).unwrap();
-        for round in 0..400 {
-            let pick = |seed: &mut u64, most: u64| -> Vec<git2::Oid> {
-                (0..next(seed) % (most + 1))
-                    .map(|_| commits[next(seed) as usize % commits.len()])
-                    .collect()
-            };
-            let mut tips = pick(&mut seed, 4);
-            tips.push(commits[commits.len() - 1 - next(&mut seed) as usize % 20]);
-            let hidden = pick(&mut seed, 6);
-            let mut walk = repo.revwalk().unwrap();
-            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
-                .unwrap();
-            tips.iter().for_each(|tip| walk.push(*tip).unwrap());
-            hidden.iter().for_each(|hide| walk.hide(*hide).unwrap());
-            let libgit2: Vec<ObjectId> = walk.map(|oid| gix(&oid.unwrap())).collect();
-            let ours = topological(
-                repo.path(),
-                &objects,
-                &tips.iter().map(gix).collect::<Vec<_>>(),
-                &hidden.iter().map(gix).collect::<Vec<_>>(),
-            )
-            .unwrap();
-            assert_eq!(
-                ours.0, libgit2,
-                "round {round}: tips {tips:?} hidden {hidden:?}"
-            );
-            for id in &ours.0 {
-                let (bytes, known) = ours.1.get(id).expect("every listed commit is known");
-                let commit = repo.find_commit(git2::Oid::from_bytes(id.as_bytes()).unwrap());
-                let commit = commit.unwrap();
-                assert_eq!(bytes, repo.odb().unwrap().read(commit.id()).unwrap().data());
-                let parent = commit.parents().next();
-                let parent = parent.map(|parent| (gix(&parent.id()), gix(&parent.tree_id())));
-                assert_eq!(known.first_parent, parent);
-            }
-        }
-    }
-
-    #[test]
-    fn a_clean_commit_reads_its_committer_date_and_parents() {
-        let commit = format!(
-            "{TREE}{PARENT}{PARENT}author A <a@x> 1 +0000\ncommitter C <c@x> 1795770000 +0100\n\nmsg"
-        );
-        assert_eq!(parse(&commit).unwrap(), (1795770000, 2));
-    }
-
-    #[test]
-    fn commits_libgit2_reads_otherwise_are_left_to_it() {
-        for commit in [
-            format!("{TREE}committer C <c@x> 5 +0000\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\ncommitter C <c@x>\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\ncommitter C <c@x> -5 +0000\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\ncommitter C c@x 5 +0000\n\n"),
-            format!("{TREE}author A a@x 1 +0000\ncommitter C <c@x> 5 +0000\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\ncommitter C <c@x> 99999999999 +0000\n\n"),
-            format!("{TREE}parent 0123\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 5 +0000\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\nencoding x\ncommitter C <c@x> 5 +0000\n\n"),
-            format!("{TREE}author A <a@x> 1 +0000\ncommitter C <c@x> 5 +0000"),
-            "tree xyz\nauthor A <a@x> 1 +0000\ncommitter C <c@x> 5 +0000\n\n".to_string(),
-        ] {
-            assert!(parse(&commit).is_err(), "read {commit:?}");
-        }
-    }
-}
+mod tests;
