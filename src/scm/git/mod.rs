@@ -17,6 +17,7 @@ mod cli;
 mod commit;
 mod heads;
 pub mod input;
+mod new_commits;
 mod order;
 mod parse;
 mod patch;
@@ -29,7 +30,7 @@ mod walk;
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Repository};
 
 pub use input::RefUpdate;
 
@@ -54,7 +55,7 @@ pub fn collect_known(
     let tips = tips(&objects, updates)?;
     let (new_commits, walked) = match known {
         Some(known) => (known.to_vec(), walk::Known::default()),
-        None => walk_new_commits(repo, &objects, updates, &tips)?,
+        None => new_commits::walk_new_commits(repo, &objects, updates, &tips)?,
     };
     let boundary =
         ancestry::Boundary::new(&objects, &new_commits, tips.iter().flatten().count() == 1);
@@ -118,7 +119,8 @@ fn from_gix(id: gix::ObjectId) -> Oid {
 /// The push's new commits, oldest first: what a raw spool entry keeps of them.
 pub fn new_commit_ids(repo: &Repository, updates: &[RefUpdate]) -> Result<Vec<Oid>> {
     let objects = read::open_objects(repo.path())?;
-    let (ids, _) = walk_new_commits(repo, &objects, updates, &tips(&objects, updates)?)?;
+    let tips = tips(&objects, updates)?;
+    let (ids, _) = new_commits::walk_new_commits(repo, &objects, updates, &tips)?;
     Ok(ids)
 }
 
@@ -194,103 +196,6 @@ fn ref_change(
     })
 }
 
-/// Every new commit of the push, oldest first (parents before children), and what the
-/// walk read of them.
-fn walk_new_commits(
-    repo: &Repository,
-    objects: &read::Objects,
-    updates: &[RefUpdate],
-    tips: &[Option<Oid>],
-) -> Result<(Vec<Oid>, walk::Known)> {
-    if tips.iter().all(Option::is_none) {
-        return Ok(Default::default());
-    }
-    // Each commit once: a push of many tags names the same few over and over.
-    let mut once = HashSet::new();
-    let tips: Vec<Oid> = tips
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|tip| once.insert(*tip))
-        .collect();
-    let mut hidden = Vec::new();
-    for update in updates.iter().filter(|update| !update.is_create()) {
-        // An old value that no longer exists or is not a commit hides nothing.
-        if let Ok(Some(old)) = peel_to_commit(objects, update.old) {
-            hidden.push(old);
-        }
-    }
-    let pushed: HashSet<&str> = updates.iter().map(|update| update.name.as_str()).collect();
-    if let Some(values) = refs::other_values(repo.path(), &objects.peeled, &pushed) {
-        for value in values {
-            if let Ok(Some(commit)) = objects.peeled.get(&objects.odb, value) {
-                hidden.push(from_gix(commit));
-            }
-        }
-    } else {
-        other_refs_libgit2(repo, objects, &pushed, &mut hidden)?;
-    }
-    let mut once = HashSet::new();
-    hidden.retain(|commit| once.insert(*commit));
-    walk(repo, objects, &tips, &hidden).context("walking the pushed commits")
-}
-
-/// `tips` and what they reach, minus what `hidden` reaches, oldest first: our walk
-/// ([`walk`], with what it read of them), libgit2's when ours cannot read a commit the
-/// way libgit2 does, git's (`git rev-list`) when libgit2 refuses one too.
-fn walk(
-    repo: &Repository,
-    objects: &read::Objects,
-    tips: &[Oid],
-    hidden: &[Oid],
-) -> Result<(Vec<Oid>, walk::Known)> {
-    let ids = |oids: &[Oid]| oids.iter().copied().map(to_gix).collect::<Vec<_>>();
-    if let Ok((walked, known)) = walk::topological(repo.path(), objects, &ids(tips), &ids(hidden)) {
-        return Ok((walked.into_iter().map(from_gix).collect(), known));
-    }
-    let walked =
-        libgit2_walk(repo, tips, hidden).or_else(|_| cli::rev_list(repo.path(), tips, hidden))?;
-    Ok((walked, walk::Known::default()))
-}
-
-/// The refs the push did not touch, peeled to commits, as libgit2 lists them: for a
-/// store [`refs::other_values`] does not read.
-fn other_refs_libgit2(
-    repo: &Repository,
-    objects: &read::Objects,
-    pushed: &HashSet<&str>,
-    hidden: &mut Vec<Oid>,
-) -> Result<()> {
-    for reference in repo.references().context("listing the repository's refs")? {
-        let reference = reference.context("reading a ref")?;
-        let Ok(name) = reference.name() else { continue };
-        if pushed.contains(name) {
-            continue;
-        }
-        let target = reference
-            .resolve()
-            .ok()
-            .and_then(|resolved| resolved.target());
-        if let Some(Ok(Some(commit))) = target.map(|target| peel_to_commit(objects, target)) {
-            hidden.push(commit);
-        }
-    }
-    Ok(())
-}
-
-/// libgit2's walk: fast, but it fails on a commit whose author or date it cannot parse.
-fn libgit2_walk(repo: &Repository, tips: &[Oid], hidden: &[Oid]) -> Result<Vec<Oid>> {
-    let mut walk = repo.revwalk().context("starting the revision walk")?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-    for tip in tips {
-        walk.push(*tip)?;
-    }
-    for hide in hidden {
-        walk.hide(*hide)?;
-    }
-    Ok(walk.collect::<Result<Vec<_>, _>>()?)
-}
-
 /// Fills in what each forced or deleted branch lost ([`RefChange::discarded`]): a forced
 /// update's commits that the old value reaches and the new one does not (the newest
 /// 100 read, all counted), a deletion's old tip. Only forced and deleted branches pay
@@ -312,7 +217,7 @@ fn walk_discarded(
         };
         let ids = match tip {
             None => vec![old],
-            Some(new) => match walk(repo, objects, &[old], &[*new]) {
+            Some(new) => match new_commits::walk(repo, objects, &[old], &[*new]) {
                 Ok((ids, _)) => ids,
                 Err(_) => continue,
             },
