@@ -175,6 +175,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tags_on_one_commit_peel_to_it_each_and_read_it_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@x", "-C"])
+                .arg(dir.path())
+                .args(args)
+                .output()
+                .expect("git");
+            assert!(out.status.success(), "git {args:?}");
+            String::from_utf8(out.stdout)
+                .expect("utf-8")
+                .trim()
+                .to_string()
+        };
+        git(&["init", "--quiet"]);
+        git(&["commit", "--quiet", "--allow-empty", "-m", "one"]);
+        git(&["tag", "-a", "-m", "a", "a"]);
+        git(&["tag", "-a", "-m", "b", "b"]);
+        git(&["pack-refs", "--all"]);
+        let id = |name: &str| ObjectId::from_hex(git(&["rev-parse", name]).as_bytes()).unwrap();
+        let git_dir = dir.path().join(".git");
+        let odb = gix::odb::at(git_dir.join("objects"), gix::hash::Kind::Sha1).expect("odb");
+        let peeled = Peeled::new(&git_dir);
+        for tag in ["a", "b", "a"] {
+            // Each tag's `^` line names the commit; the second finds it peeled already.
+            assert_eq!(
+                peeled.get(&odb, id(tag)).unwrap(),
+                Some(id("HEAD")),
+                "{tag}"
+            );
+        }
+        assert_eq!(peeled.get(&odb, id("HEAD")).unwrap(), Some(id("HEAD")));
+    }
+
+    #[test]
     fn only_fully_peeled_files_and_caret_lines_count() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("packed-refs");
