@@ -74,7 +74,8 @@ fn tangled_history(count: u32) -> String {
 
 #[test]
 fn a_long_tangled_push_lists_each_commits_files_as_git_does() {
-    // Enough commits that they are read on several threads (256 per thread at least).
+    // Enough commits that they are read on two threads (1,024 per thread at least,
+    // src/scm/git/read.rs).
     let env = TestEnv::new();
     let server = env.server("acme", "widgets", "");
     let work = env.work("widgets");
@@ -87,7 +88,7 @@ fn a_long_tangled_push_lists_each_commits_files_as_git_does() {
         .expect("fast-import");
     std::io::Write::write_all(
         &mut import.stdin.take().expect("stdin"),
-        tangled_history(900).as_bytes(),
+        tangled_history(2100).as_bytes(),
     )
     .expect("write the history");
     assert!(import.wait().expect("fast-import").success());
@@ -142,9 +143,9 @@ fn a_long_tangled_push_lists_each_commits_files_as_git_does() {
                 .push((path.to_string(), kind.to_string()));
         }
     }
-    assert_eq!(commits.len(), 901);
-    assert_eq!(payload["total_commits"], 901);
-    assert_eq!(expected.len(), 901);
+    assert_eq!(commits.len(), 2101);
+    assert_eq!(payload["total_commits"], 2101);
+    assert_eq!(expected.len(), 2101);
     let mut seen = std::collections::HashSet::new();
     for commit in commits {
         let id = commit["raw_node"].as_str().expect("raw_node");

@@ -39,7 +39,10 @@ pub struct Limits {
     pub heads: bool,
 }
 
-/// The short form of a changeset id used in payloads.
+/// The short form of a changeset id used in payloads: its first 12 characters.
 pub fn short_id(full: &str) -> String {
-    full.chars().take(12).collect()
+    match full.char_indices().nth(12) {
+        Some((end, _)) => full[..end].to_string(),
+        None => full.to_string(),
+    }
 }

@@ -178,12 +178,22 @@ pub fn commit_bytes<'a>(
     id: &ObjectId,
     buffer: &'a mut Vec<u8>,
 ) -> Result<&'a [u8]> {
+    object_bytes(odb, id, Kind::Commit, buffer)
+}
+
+/// Reads object `id` into `buffer`, as an object of `kind`: its bytes.
+pub fn object_bytes<'a>(
+    odb: &gix::odb::Handle,
+    id: &gix::oid,
+    kind: Kind,
+    buffer: &'a mut Vec<u8>,
+) -> Result<&'a [u8]> {
     let data = odb
         .try_find(id, buffer)
-        .with_context(|| format!("reading commit {id}"))?
-        .with_context(|| format!("commit {id} is not in the repository"))?;
-    if data.kind != Kind::Commit {
-        bail!("{id} is a {}, not a commit", data.kind);
+        .with_context(|| format!("reading {kind} {id}"))?
+        .with_context(|| format!("{kind} {id} is not in the repository"))?;
+    if data.kind != kind {
+        bail!("{id} is a {}, not a {kind}", data.kind);
     }
     Ok(data.data)
 }

@@ -50,10 +50,7 @@ pub fn quick_parse(data: &[u8], parents: &mut Vec<ObjectId>) -> Result<(ObjectId
 
 /// A 40-digit hexadecimal object id, alone.
 fn hex_id(hex: &[u8]) -> Option<ObjectId> {
-    match hex.len() == 40 && hex.iter().all(u8::is_ascii_hexdigit) {
-        true => ObjectId::from_hex(hex).ok(),
-        false => None,
-    }
+    (hex.len() == 40).then(|| ObjectId::from_hex(hex).ok())?
 }
 
 /// The date of `Name <email> 1795770000 +0100`, when libgit2 reads the same date from it

@@ -74,15 +74,14 @@ pub fn read_commits(
         .min(MAX_THREADS)
         .min(wanted.len() / MIN_COMMITS_PER_THREAD)
         .max(1);
-    if threads == 1 {
-        let mut commits = vec![Commit::default(); wanted.len()];
-        read_run(objects.clone(), wanted, known, &mut commits);
-        return Ok(commits);
-    }
     // Each thread fills its run of one list, in place: runs read into lists of their
     // own and joined would hold every changeset twice at the end (30 MiB more at the
     // peak of a 70,000-commit push).
     let mut commits = vec![Commit::default(); wanted.len()];
+    if threads == 1 {
+        read_run(objects.clone(), wanted, known, &mut commits);
+        return Ok(commits);
+    }
     let run_length = wanted.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let runs: Vec<_> = wanted

@@ -56,12 +56,11 @@ impl Peeled {
         }
         let start = self.packed().peeled.get(&id).copied().unwrap_or(id);
         // Ten thousand tags on the same few commits: each commit's header read once.
-        let known = self.lock().get(&start).copied();
-        if let Some(known) = known {
-            self.lock().insert(id, known);
-            return Ok(known);
-        }
-        let commit = parse::peel_to_commit(odb, start)?;
+        let peeled = self.lock().get(&start).copied();
+        let commit = match peeled {
+            Some(commit) => commit,
+            None => parse::peel_to_commit(odb, start)?,
+        };
         let mut seen = self.lock();
         seen.insert(id, commit);
         seen.insert(start, commit);
@@ -196,18 +195,19 @@ mod tests {
         git(&["tag", "-a", "-m", "b", "b"]);
         git(&["pack-refs", "--all"]);
         let id = |name: &str| ObjectId::from_hex(git(&["rev-parse", name]).as_bytes()).unwrap();
+        let (a, b, head) = (id("a"), id("b"), id("HEAD"));
         let git_dir = dir.path().join(".git");
         let odb = gix::odb::at(git_dir.join("objects"), gix::hash::Kind::Sha1).expect("odb");
         let peeled = Peeled::new(&git_dir);
-        for tag in ["a", "b", "a"] {
-            // Each tag's `^` line names the commit; the second finds it peeled already.
-            assert_eq!(
-                peeled.get(&odb, id(tag)).unwrap(),
-                Some(id("HEAD")),
-                "{tag}"
-            );
+        assert_eq!(peeled.get(&odb, a).unwrap(), Some(head));
+        // The commit is read no more: tag b, whose `^` line names it, peels from what
+        // tag a found, and so does the commit itself.
+        let hex = head.to_string();
+        let loose = git_dir.join("objects").join(&hex[..2]).join(&hex[2..]);
+        std::fs::remove_file(loose).expect("the commit is a loose object");
+        for (tag, name) in [(b, "b"), (a, "a"), (head, "HEAD")] {
+            assert_eq!(peeled.get(&odb, tag).unwrap(), Some(head), "{name}");
         }
-        assert_eq!(peeled.get(&odb, id("HEAD")).unwrap(), Some(id("HEAD")));
     }
 
     #[test]

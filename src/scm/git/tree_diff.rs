@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 
 use anyhow::{Context, Result};
-use gix::objs::Find;
+use gix::objs::Kind;
 use gix::objs::TreeRefIter;
 use gix::objs::tree::EntryRef;
 use gix::{ObjectId, oid};
@@ -64,7 +64,11 @@ impl Walk<'_> {
         new_data: &mut Vec<u8>,
     ) -> Result<()> {
         let odb = self.odb;
-        let (old_bytes, new_bytes) = (read(odb, old, old_data)?, read(odb, new, new_data)?);
+        let read = |id: Option<&oid>, data| match id {
+            Some(id) => super::parse::object_bytes(odb, id, Kind::Tree, data),
+            None => Ok(&[][..]),
+        };
+        let (old_bytes, new_bytes) = (read(old, old_data)?, read(new, new_data)?);
         let (start, suffix) = shared(old_bytes, new_bytes);
         let mut a = Entries::of(old, &old_bytes[start..])?;
         let mut b = Entries::of(new, &new_bytes[start..])?;
@@ -139,27 +143,13 @@ impl Walk<'_> {
     }
 }
 
-/// Tree `id`'s bytes (none for `None`), read into `data`.
-fn read<'a>(odb: &gix::odb::Handle, id: Option<&oid>, data: &'a mut Vec<u8>) -> Result<&'a [u8]> {
-    let Some(id) = id else { return Ok(&[]) };
-    let object = odb
-        .try_find(id, data)
-        .with_context(|| format!("reading tree {id}"))?
-        .with_context(|| format!("reading tree {id}: it is not in the repository"))?;
-    match object.kind {
-        gix::objs::Kind::Tree => Ok(object.data),
-        kind => anyhow::bail!("reading tree {id}: it is a {kind}"),
-    }
-}
-
 /// What two trees' bytes share: where the first entry that differs starts (the same
 /// offset in both: every entry before it is the same bytes), and how many bytes at the
 /// end are the same. A commit changes a few entries of the trees it touches; the rest
 /// are skipped without being decoded, as git's own diff decodes them all.
 fn shared(old: &[u8], new: &[u8]) -> (usize, usize) {
     const ID: usize = 20;
-    let prefix = same_bytes(old.chunks_exact(16), new.chunks_exact(16))
-        .min(old.len().min(new.len()) / 16 * 16);
+    let prefix = same_bytes(old.chunks_exact(16), new.chunks_exact(16));
     let prefix = prefix
         + old[prefix..]
             .iter()

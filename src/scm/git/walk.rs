@@ -95,39 +95,32 @@ pub fn topological(
         .iter()
         .map(|&node| walk.nodes[node as usize].id)
         .collect();
-    if listed
-        .iter()
-        .any(|&node| walk.nodes[node as usize].bytes.1 == 0)
-    {
-        return Ok((ids, Known::default())); // past KNOWN_BYTES
-    }
+    // Every commit parsed is kept, or none (past KNOWN_BYTES).
+    let Some(bytes) = walk.bytes.take() else {
+        return Ok((ids, Known::default()));
+    };
     for &node in &listed {
         let entry = &walk.nodes[node as usize];
         let first_parent = (entry.parent_count > 0).then(|| {
             let parent = &walk.nodes[walk.parent(node, 0) as usize];
             (parent.id, parent.tree)
         });
-        let bytes = entry.bytes.0 as usize..entry.bytes.1 as usize;
+        let kept = entry.bytes.0 as usize..entry.bytes.1 as usize;
         commits.insert(
             entry.id,
             KnownCommit {
-                bytes,
+                bytes: kept,
                 first_parent,
             },
         );
     }
-    let known = Known {
-        bytes: walk.bytes,
-        commits,
-    };
-    Ok((ids, known))
+    Ok((ids, Known { bytes, commits }))
 }
 
 /// One commit the walk has met (libgit2's `git_commit_list_node`).
 struct Node {
     id: ObjectId,
-    /// Its tree and where its bytes are in [`Walk::bytes`] (`(0, 0)`: not kept), once
-    /// parsed.
+    /// Its tree and where its bytes are in [`Walk::bytes`], once parsed.
     tree: ObjectId,
     bytes: (u32, u32),
     /// The committer's date, once parsed.
@@ -149,10 +142,9 @@ struct Walk<'o> {
     parents: Vec<u32>,
     buffer: Vec<u8>,
     parent_ids: Vec<ObjectId>,
-    /// The bytes of every commit parsed, one after the other, until they are more than
-    /// [`KNOWN_BYTES`] (`full`).
-    bytes: Vec<u8>,
-    full: bool,
+    /// The bytes of every commit parsed, one after the other; `None` once they would be
+    /// more than [`KNOWN_BYTES`].
+    bytes: Option<Vec<u8>>,
 }
 
 impl<'o> Walk<'o> {
@@ -164,8 +156,7 @@ impl<'o> Walk<'o> {
             parents: Vec::new(),
             buffer: Vec::new(),
             parent_ids: Vec::new(),
-            bytes: Vec::new(),
-            full: false,
+            bytes: Some(Vec::new()),
         }
     }
 
@@ -255,18 +246,17 @@ impl<'o> Walk<'o> {
         let mut ids = std::mem::take(&mut self.parent_ids);
         let bytes = parse::commit_bytes(&self.objects.odb, &id, &mut self.buffer)?;
         let (tree, time) = quick_parse(bytes, &mut ids).with_context(|| format!("walking {id}"))?;
-        let start = self.bytes.len();
-        let kept = match start + bytes.len() <= KNOWN_BYTES && !self.full {
-            true => {
-                self.bytes.extend_from_slice(bytes);
-                (start as u32, self.bytes.len() as u32)
+        let mut kept = (0, 0);
+        if let Some(all) = &mut self.bytes {
+            match all.len() + bytes.len() <= KNOWN_BYTES {
+                true => {
+                    kept.0 = all.len() as u32;
+                    all.extend_from_slice(bytes);
+                    kept.1 = all.len() as u32;
+                }
+                false => self.bytes = None,
             }
-            false => {
-                self.full = true;
-                self.bytes = Vec::new();
-                (0, 0)
-            }
-        };
+        }
         if self.objects.shallow.contains(&id) {
             ids.clear();
         }
